@@ -1,0 +1,195 @@
+//! The `deployments` endpoint group: history, trigger, inspect, cancel, tenant feed.
+
+use axhub_app::deployments::{self, CreateDeployment, ListParams};
+use axhub_domain::{Deployment, validate};
+use axhub_http::{
+    ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, ListResponse, QueryMap, idempotency_key,
+    path_uuid,
+};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, get_one, cancel, tenant_feed),
+    components(schemas(Deployment, CreateDeployment, ErrorEnvelope)),
+    tags((name = "deployments", description = "배포 트리거·상태·취소·롤백"))
+)]
+pub struct Doc;
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    Doc::openapi()
+}
+
+/// The group's routes, without the shared layers (axhub-local merges several groups).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/apps/{app_id}/deployments", get(list).post(create))
+        .route("/api/v1/apps/{app_id}/deployments/{did}", get(get_one))
+        .route(
+            "/api/v1/apps/{app_id}/deployments/{did}/cancel",
+            post(cancel),
+        )
+        .route("/api/v1/tenants/{tenant_id}/deployments", get(tenant_feed))
+}
+
+/// The Lambda's whole router.
+pub fn router(state: AppState) -> Router {
+    axhub_http::finish(routes(), state, openapi())
+}
+
+type Page = ListResponse<Deployment>;
+
+fn page(p: deployments::ListPage<Deployment>) -> Json<Page> {
+    Json(ListResponse {
+        items: p.items,
+        next_cursor: p.next_cursor,
+        total: p.total,
+    })
+}
+
+/// 앱의 배포 이력을 최신순으로 반환한다.
+#[utoipa::path(
+    get, path = "/api/v1/apps/{appID}/deployments", tag = "deployments",
+    operation_id = "deployGetApiV1AppsByAppIDDeployments",
+    params(
+        ("appID" = String, Path, description = "앱 UUID"),
+        ("limit" = Option<i32>, Query, description = "페이지 크기 (1~100, 기본 20)"),
+        ("offset" = Option<i32>, Query, description = "offset (기본 0)"),
+        ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
+    ),
+    responses(
+        (status = 200, description = "배포 목록", body = Page),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+    )
+)]
+async fn list(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Page>> {
+    let app_id = path_uuid("appID", &app_id)?;
+    let params = ListParams {
+        limit: validate::limit(q.get("limit"), 20, 100)?,
+        offset: validate::offset(q.get("offset"))?,
+        cursor: q.get("cursor").map(str::to_owned),
+    };
+    Ok(page(
+        deployments::list(&s.deps, &who, app_id, params).await?,
+    ))
+}
+
+/// 앱 owner / 테넌트 admin / platform admin 이 수동으로 새 배포를 시작한다.
+#[utoipa::path(
+    post, path = "/api/v1/apps/{appID}/deployments", tag = "deployments",
+    operation_id = "deployPostApiV1AppsByAppIDDeployments",
+    params(
+        ("appID" = String, Path, description = "앱 UUID"),
+        ("Idempotency-Key" = Option<String>, Header, description = "재시도 시 첫 응답을 돌려받는 키"),
+    ),
+    request_body(content = CreateDeployment, content_type = "application/json"),
+    responses(
+        (status = 202, description = "트리거된 배포", body = Deployment),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope), (status = 412, body = ErrorEnvelope),
+        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+    )
+)]
+async fn create(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(input): JsonBody<CreateDeployment>,
+) -> ApiResult<Response> {
+    let app_id = path_uuid("appID", &app_id)?;
+    let key = idempotency_key(&headers);
+    let created = deployments::create(&s.deps, &who, app_id, input, key.as_deref()).await?;
+    let mut resp = (StatusCode::ACCEPTED, Json(created.body)).into_response();
+    if created.replayed {
+        resp.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(resp)
+}
+
+/// 특정 배포의 현재 상태와 상세를 반환한다.
+#[utoipa::path(
+    get, path = "/api/v1/apps/{appID}/deployments/{did}", tag = "deployments",
+    operation_id = "deployGetApiV1AppsByAppIDDeploymentsByDid",
+    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "배포 UUID")),
+    responses(
+        (status = 200, description = "배포 상세", body = Deployment),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+    )
+)]
+async fn get_one(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((app_id, did)): Path<(String, String)>,
+) -> ApiResult<Json<Deployment>> {
+    let app_id = path_uuid("appID", &app_id)?;
+    let did = path_uuid("did", &did)?;
+    Ok(Json(deployments::get(&s.deps, &who, app_id, did).await?))
+}
+
+/// 진행 중 배포를 cancelled 로 전환해 in-progress 슬롯을 즉시 해제한다.
+#[utoipa::path(
+    post, path = "/api/v1/apps/{appID}/deployments/{did}/cancel", tag = "deployments",
+    operation_id = "deployPostApiV1AppsByAppIDDeploymentsByDidCancel",
+    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "배포 UUID")),
+    responses(
+        (status = 204, description = "취소 요청됨"),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+    )
+)]
+async fn cancel(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((app_id, did)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let app_id = path_uuid("appID", &app_id)?;
+    let did = path_uuid("did", &did)?;
+    deployments::cancel(&s.deps, &who, app_id, did).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// 테넌트의 모든 앱에 걸친 최근 배포를 최신순으로 반환한다.
+#[utoipa::path(
+    get, path = "/api/v1/tenants/{tenantID}/deployments", tag = "deployments",
+    operation_id = "deployGetApiV1TenantsByTenantIDDeployments",
+    params(
+        ("tenantID" = String, Path, description = "테넌트 UUID"),
+        ("limit" = Option<i32>, Query, description = "개수 (1~100, 기본 20)"),
+        ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
+    ),
+    responses(
+        (status = 200, description = "최근 배포 목록", body = Page),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+    )
+)]
+async fn tenant_feed(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(tenant_id): Path<String>,
+    q: QueryMap,
+) -> ApiResult<Json<Page>> {
+    let tenant_id = path_uuid("tenantID", &tenant_id)?;
+    let limit = validate::limit(q.get("limit"), 20, 100)?;
+    Ok(page(
+        deployments::tenant_feed(&s.deps, &who, tenant_id, limit, q.get("cursor")).await?,
+    ))
+}

@@ -1,0 +1,72 @@
+//! `axhub-local`: the whole deploy control plane as one process on embedded defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    name = "axhub-local",
+    about = "axhub-deploy in one process: every API on one port, SQLite state"
+)]
+struct Args {
+    /// Where state lives (kept across restarts).
+    #[arg(long, env = "AXHUB_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, env = "AXHUB_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "AXHUB_BIND", default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// Seed a demo tenant, people and app, and print a token for each person.
+    #[arg(long)]
+    demo: bool,
+    /// HS256 secret for bearer tokens (default: one kept in the data directory).
+    #[arg(long, env = "AXHUB_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,axhub=debug".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let local = axhub_local::open(&args.data_dir, args.jwt_secret.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+    if args.demo {
+        let demo = axhub_local::demo::seed(
+            &local.state.deps,
+            &local.data_dir,
+            &local.jwt_secret,
+            &base_url,
+        )
+        .await?;
+        println!(
+            "axhub-local demo: tenant {} app {}",
+            demo.tenant_id, demo.app_id
+        );
+        for (name, user) in &demo.users {
+            println!("  {name:<8} {:<14} Bearer {}", user.user_id, user.token);
+        }
+        println!(
+            "  written to {}",
+            local.data_dir.join("demo.json").display()
+        );
+    }
+    println!("axhub-local listening on {base_url}");
+    let app = axhub_local::router(local.state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

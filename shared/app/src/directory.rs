@@ -1,0 +1,116 @@
+//! The read model of neighbouring services (tenants, memberships, apps) and credentials this
+//! service checks (personal access tokens). Their events feed it in production; axhub-local
+//! seeds and edits it directly for standalone use.
+
+use axhub_domain::{App, Error, GitConnection, Membership, Principal, Tenant};
+use axhub_store::{Item, Update};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::repo::{from_item, to_item};
+use crate::{Deps, keys, store_error};
+
+pub async fn put_tenant(deps: &Deps, t: &Tenant) -> Result<(), Error> {
+    let item = to_item(&keys::tenant(t.id), t)?;
+    deps.store.put(item, None).await.map_err(store_error)
+}
+
+pub async fn put_membership(deps: &Deps, m: &Membership) -> Result<(), Error> {
+    let item = to_item(&keys::membership(m.tenant_id, &m.user_id), m)?;
+    deps.store.put(item, None).await.map_err(store_error)
+}
+
+pub async fn remove_membership(deps: &Deps, tenant: Uuid, user: &str) -> Result<(), Error> {
+    deps.store
+        .delete(&keys::membership(tenant, user), None)
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+/// Writes the app's read-model fields. This service's own state (slot, counters, staging,
+/// pointers) lives on a separate item and is never touched here.
+pub async fn put_app(deps: &Deps, app: &App) -> Result<(), Error> {
+    let mut item = to_item(&keys::app(app.id), app)?;
+    for own in [
+        "staging_enabled",
+        "production_deployment_id",
+        "staging_deployment_id",
+    ] {
+        item.remove(own);
+    }
+    deps.store.put(item, None).await.map_err(store_error)
+}
+
+/// Marks the app as opted in to staging (or not): this service's own flag.
+pub async fn set_staging_enabled(deps: &Deps, app_id: Uuid, enabled: bool) -> Result<(), Error> {
+    deps.store
+        .update(
+            &keys::app_state(app_id),
+            Update::new().set("staging_enabled", enabled),
+            None,
+        )
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+pub async fn put_git_connection(deps: &Deps, g: &GitConnection) -> Result<(), Error> {
+    let item = to_item(&keys::git_connection(g.app_id), g)?;
+    deps.store.put(item, None).await.map_err(store_error)
+}
+
+pub async fn get_tenant(deps: &Deps, id: Uuid) -> Result<Option<Tenant>, Error> {
+    match deps
+        .store
+        .get(&keys::tenant(id))
+        .await
+        .map_err(store_error)?
+    {
+        Some(i) => Ok(Some(from_item(i)?)),
+        None => Ok(None),
+    }
+}
+
+/// Personal access tokens are kept only as SHA-256 hashes.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub async fn put_personal_access_token(
+    deps: &Deps,
+    token: &str,
+    principal: &Principal,
+) -> Result<(), Error> {
+    let key = keys::personal_access_token(&hash_token(token));
+    let mut item = Item::new();
+    item.insert("pk".into(), json!(key.pk));
+    item.insert("sk".into(), json!(key.sk));
+    item.insert("user_id".into(), json!(principal.user_id));
+    item.insert("platform_admin".into(), json!(principal.platform_admin));
+    item.insert("scopes".into(), json!(principal.scopes));
+    deps.store.put(item, None).await.map_err(store_error)
+}
+
+pub async fn personal_access_token(deps: &Deps, token: &str) -> Result<Option<Principal>, Error> {
+    let key = keys::personal_access_token(&hash_token(token));
+    let Some(item) = deps.store.get(&key).await.map_err(store_error)? else {
+        return Ok(None);
+    };
+    let Some(user_id) = item.get("user_id").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    Ok(Some(Principal {
+        user_id: user_id.to_owned(),
+        platform_admin: item
+            .get("platform_admin")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        scopes: item.get("scopes").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        }),
+    }))
+}

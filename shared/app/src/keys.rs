@@ -1,0 +1,61 @@
+//! The single-table key layout (documented in docs/state.md). Every key is built here.
+
+use axhub_store::Key;
+use uuid::Uuid;
+
+pub const META: &str = "META";
+pub const DEPLOY_STATE: &str = "DEPLOYSTATE";
+pub const GIT: &str = "GIT";
+
+pub fn tenant_pk(t: Uuid) -> String {
+    format!("TENANT#{t}")
+}
+pub fn tenant(t: Uuid) -> Key {
+    Key::new(tenant_pk(t), META)
+}
+pub fn tenant_state(t: Uuid) -> Key {
+    Key::new(tenant_pk(t), DEPLOY_STATE)
+}
+pub fn member_sk(user: &str) -> String {
+    format!("MEMBER#{user}")
+}
+pub fn membership(t: Uuid, user: &str) -> Key {
+    Key::new(tenant_pk(t), member_sk(user))
+}
+pub fn app_pk(a: Uuid) -> String {
+    format!("APP#{a}")
+}
+pub fn app(a: Uuid) -> Key {
+    Key::new(app_pk(a), META)
+}
+pub fn app_state(a: Uuid) -> Key {
+    Key::new(app_pk(a), DEPLOY_STATE)
+}
+pub fn git_connection(a: Uuid) -> Key {
+    Key::new(app_pk(a), GIT)
+}
+pub fn deployment(d: Uuid) -> Key {
+    Key::new(format!("DEP#{d}"), META)
+}
+/// GSI1 partition of an app's deployment history, sorted by the zero-padded `seq`.
+pub fn app_deployments_gsi(a: Uuid) -> String {
+    format!("APPDEPS#{a}")
+}
+pub fn seq_sk(seq: u64) -> String {
+    format!("{seq:012}")
+}
+/// GSI2 partition of a tenant's deployment feed, sorted by the UUIDv7 deployment id (time order).
+pub fn tenant_deployments_gsi(t: Uuid) -> String {
+    format!("TENDEPS#{t}")
+}
+pub fn outbox(id: Uuid) -> Key {
+    Key::new(format!("OUTBOX#{id}"), "OUTBOX")
+}
+/// GSI1 partition of the not yet published outbox entries.
+pub const OUTBOX_PENDING: &str = "OUTBOX#PENDING";
+pub fn idempotency(hash: &str) -> Key {
+    Key::new(format!("IDEM#{hash}"), "IDEM")
+}
+pub fn personal_access_token(hash: &str) -> Key {
+    Key::new(format!("PAT#{hash}"), "PAT")
+}

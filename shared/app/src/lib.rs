@@ -1,0 +1,65 @@
+//! Use cases of the deploy control plane and the ports they need. Nothing here sees AWS,
+//! Kubernetes or HTTP types: the store is the `axhub_store::Store` port.
+
+pub mod cursor;
+pub mod deployments;
+pub mod directory;
+pub mod idempotency;
+pub mod keys;
+pub mod outbox;
+pub mod repo;
+
+use std::sync::Arc;
+
+use axhub_domain::Error;
+use axhub_store::{Store, StoreError};
+use time::OffsetDateTime;
+
+pub use cursor::CursorCodec;
+
+/// Time, behind a port so that deadlines and expiries can be tested.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> OffsetDateTime;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// What every use case is handed: built once per process (per Lambda cold start).
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub cursors: CursorCodec,
+}
+
+impl Deps {
+    pub fn new(store: Arc<dyn Store>, cursor_secret: &[u8]) -> Self {
+        Self {
+            store,
+            clock: Arc::new(SystemClock),
+            cursors: CursorCodec::new(cursor_secret),
+        }
+    }
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}
+
+/// Store failures that reach a use case's caller: never leak backend details.
+pub fn store_error(e: StoreError) -> Error {
+    match e {
+        StoreError::Unavailable(_) | StoreError::Conflict => {
+            tracing::warn!(error = %e, "store busy");
+            Error::unavailable("the state store is busy; retry shortly")
+        }
+        other => {
+            tracing::error!(error = %other, "store failure");
+            Error::internal("the state store failed")
+        }
+    }
+}

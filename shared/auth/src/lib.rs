@@ -1,0 +1,253 @@
+//! Who is calling: `Authorization: Bearer <JWT>` or `X-Api-Key: axhub_pat_…`.
+//!
+//! JWTs are HS256 with a configured secret (local use) or RS256/ES256 against a JWKS URL
+//! (production), fetched and cached. The algorithm is pinned by configuration and never
+//! taken from the token; `exp` is always required, `iss` and `aud` when configured.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axhub_app::{Deps, directory};
+use axhub_domain::{Error, Principal};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+
+pub const PAT_PREFIX: &str = "axhub_pat_";
+
+/// How long a fetched JWKS is trusted before it is fetched again.
+const JWKS_TTL: Duration = Duration::from_secs(600);
+/// An unknown `kid` refetches the JWKS at most this often (key rotation, not a DoS lever).
+const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug)]
+pub enum JwtKeys {
+    /// Shared secret, HS256.
+    Hs256 { secret: Vec<u8> },
+    /// Public keys from a JWKS URL; `algorithm` is RS256 or ES256.
+    Jwks { url: String, algorithm: Algorithm },
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub keys: JwtKeys,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// The claims this service reads. Scopes come as a space-separated `scope` string (OAuth) or
+/// a `scopes` array; either marks the token as delegated.
+#[derive(Debug, Serialize, Deserialize, Default)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub platform_admin: bool,
+}
+
+impl Claims {
+    fn principal(self) -> Principal {
+        let scopes = match (self.scopes, self.scope) {
+            (Some(s), _) => Some(s),
+            (None, Some(s)) => Some(s.split_whitespace().map(str::to_owned).collect()),
+            (None, None) => None,
+        };
+        Principal {
+            user_id: self.sub,
+            platform_admin: self.platform_admin,
+            scopes,
+        }
+    }
+}
+
+struct CachedJwks {
+    set: JwkSet,
+    fetched: Instant,
+}
+
+pub struct Authenticator {
+    config: AuthConfig,
+    deps: Arc<Deps>,
+    http: reqwest::Client,
+    jwks: RwLock<Option<CachedJwks>>,
+}
+
+fn invalid(msg: &str) -> Error {
+    Error::unauthenticated("token_invalid", msg)
+}
+
+impl Authenticator {
+    pub fn new(config: AuthConfig, deps: Arc<Deps>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Self {
+            config,
+            deps,
+            http,
+            jwks: RwLock::new(None),
+        }
+    }
+
+    /// The caller of a request from its `Authorization` and `X-Api-Key` header values.
+    pub async fn authenticate(
+        &self,
+        authorization: Option<&str>,
+        api_key: Option<&str>,
+    ) -> Result<Principal, Error> {
+        if let Some(auth) = authorization {
+            let token = auth
+                .strip_prefix("Bearer ")
+                .or_else(|| auth.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| invalid("Authorization must be `Bearer <token>`"))?;
+            if token.starts_with(PAT_PREFIX) {
+                return self.personal_access_token(token).await;
+            }
+            return self.verify_jwt(token).await;
+        }
+        if let Some(key) = api_key {
+            return self.personal_access_token(key.trim()).await;
+        }
+        Err(Error::unauthenticated(
+            "token_missing",
+            "send `Authorization: Bearer <JWT>` or `X-Api-Key: axhub_pat_…`",
+        ))
+    }
+
+    async fn personal_access_token(&self, token: &str) -> Result<Principal, Error> {
+        if !token.starts_with(PAT_PREFIX) {
+            return Err(invalid("personal access tokens start with axhub_pat_"));
+        }
+        directory::personal_access_token(&self.deps, token)
+            .await?
+            .ok_or_else(|| invalid("unknown or revoked personal access token"))
+    }
+
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut v = Validation::new(alg);
+        v.set_required_spec_claims(&["exp", "sub"]);
+        v.leeway = 30;
+        match &self.config.issuer {
+            Some(iss) => v.set_issuer(&[iss]),
+            None => v.iss = None,
+        }
+        match &self.config.audience {
+            Some(aud) => v.set_audience(&[aud]),
+            None => v.validate_aud = false,
+        }
+        v
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<Principal, Error> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
+        let (key, alg) = match &self.config.keys {
+            JwtKeys::Hs256 { secret } => (DecodingKey::from_secret(secret), Algorithm::HS256),
+            JwtKeys::Jwks { algorithm, .. } => (
+                self.jwks_key(header.kid.as_deref(), *algorithm).await?,
+                *algorithm,
+            ),
+        };
+        if header.alg != alg {
+            return Err(invalid("token algorithm not accepted"));
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation(alg)).map_err(
+            |e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    Error::unauthenticated("token_expired", "the token has expired")
+                }
+                _ => invalid("the token could not be verified"),
+            },
+        )?;
+        if data.claims.sub.is_empty() {
+            return Err(invalid("the token names no subject"));
+        }
+        Ok(data.claims.principal())
+    }
+
+    async fn jwks_key(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, Error> {
+        let fresh = |c: &CachedJwks| c.fetched.elapsed() < JWKS_TTL;
+        {
+            let cache = self.jwks.read().await;
+            if let Some(c) = cache.as_ref().filter(|c| fresh(c)) {
+                if let Some(k) = find_key(&c.set, kid, alg) {
+                    return k;
+                }
+                if c.fetched.elapsed() < JWKS_REFETCH_MIN {
+                    return Err(invalid("no key of the issuer matches this token"));
+                }
+            }
+        }
+        let set = self.fetch_jwks().await?;
+        let found = find_key(&set, kid, alg);
+        *self.jwks.write().await = Some(CachedJwks {
+            set,
+            fetched: Instant::now(),
+        });
+        found.unwrap_or_else(|| Err(invalid("no key of the issuer matches this token")))
+    }
+
+    async fn fetch_jwks(&self) -> Result<JwkSet, Error> {
+        let JwtKeys::Jwks { url, .. } = &self.config.keys else {
+            return Err(Error::internal("no JWKS configured"));
+        };
+        let unavailable = |e: reqwest::Error| {
+            tracing::warn!(error = %e, "JWKS fetch failed");
+            Error::unavailable("the token issuer's keys could not be fetched")
+        };
+        self.http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(unavailable)?
+            .json::<JwkSet>()
+            .await
+            .map_err(unavailable)
+    }
+}
+
+fn find_key(set: &JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<Result<DecodingKey, Error>> {
+    let jwk = match kid {
+        Some(kid) => set.find(kid)?,
+        None if set.keys.len() == 1 => &set.keys[0],
+        None => return None,
+    };
+    let family_ok = matches!(
+        (&jwk.algorithm, alg),
+        (
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_),
+            Algorithm::RS256
+        ) | (
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_),
+            Algorithm::ES256
+        )
+    );
+    if !family_ok {
+        return Some(Err(invalid(
+            "the issuer's key does not fit the pinned algorithm",
+        )));
+    }
+    Some(DecodingKey::from_jwk(jwk).map_err(|_| invalid("the issuer's key is unusable")))
+}
+
+/// Mints an HS256 token (axhub-local's demo users, tests).
+pub fn mint_hs256(secret: &[u8], claims: &Claims) -> Result<String, Error> {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .map_err(|_| Error::internal("could not sign a token"))
+}

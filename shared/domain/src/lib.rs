@@ -1,0 +1,17 @@
+//! Pure types and rules of the deploy control plane: no I/O lives here.
+
+pub mod authz;
+pub mod deployment;
+pub mod error;
+pub mod event;
+pub mod model;
+pub mod validate;
+
+pub use authz::{AppRole, Principal, TenantRole};
+pub use deployment::{
+    Deployment, DeploymentStatus, Environment, FailureReason, IllegalTransition, NewDeployment,
+    TriggerSource,
+};
+pub use error::{Category, Error, FieldError};
+pub use event::{DomainEvent, EventKind};
+pub use model::{App, GitConnection, Membership, Tenant};

@@ -1,0 +1,102 @@
+//! The error envelope of DESIGN §2, mapped from `axhub_domain::Error` in this one place.
+
+use axhub_domain::{Category, Error};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+/// The HTTP status of an error: by category, except the few codes the contract gives their
+/// own status.
+pub fn status_of(e: &Error) -> StatusCode {
+    match e.code.as_str() {
+        "github_relogin_required" => return StatusCode::PRECONDITION_REQUIRED,
+        "bad_gateway" => return StatusCode::BAD_GATEWAY,
+        "unprocessable" | "github_app_not_installed" => return StatusCode::UNPROCESSABLE_ENTITY,
+        "payload_too_large" => return StatusCode::PAYLOAD_TOO_LARGE,
+        _ => {}
+    }
+    match e.category {
+        Category::Validation => StatusCode::BAD_REQUEST,
+        Category::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Category::PermissionDenied => StatusCode::FORBIDDEN,
+        Category::NotFound => StatusCode::NOT_FOUND,
+        Category::Conflict => StatusCode::CONFLICT,
+        Category::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        Category::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Category::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Category::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The envelope body; `request_id` is filled by the request-id layer.
+pub fn envelope(e: &Error, request_id: &str) -> Value {
+    let mut err = json!({
+        "category": e.category.as_str(),
+        "code": e.code,
+        "message": e.message,
+        "retryable": e.retryable,
+        "request_id": request_id,
+    });
+    if !e.fields.is_empty() {
+        err["fields"] = json!(e.fields);
+    }
+    if let Some(ms) = e.retry_after_ms {
+        err["retry"] = json!({"after_ms": ms});
+    }
+    json!({"error": err})
+}
+
+impl IntoResponse for ApiError {
+    /// The body is rendered by `request_id::layer`, which knows the request id; the error
+    /// rides along as a response extension until then.
+    fn into_response(self) -> Response {
+        let status = status_of(&self.0);
+        let mut resp = status.into_response();
+        if let Some(ms) = self.0.retry_after_ms {
+            let secs = ms.div_ceil(1000).to_string();
+            if let Ok(v) = secs.parse() {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        resp.extensions_mut().insert(self.0);
+        resp
+    }
+}
+
+/// The error envelope, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// validation, unauthenticated, permission_denied, not_found, conflict,
+    /// precondition_failed, rate_limited, unavailable, internal
+    pub category: String,
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+    pub request_id: String,
+    #[schema(nullable = false)]
+    pub fields: Option<Vec<FieldSchema>>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct FieldSchema {
+    pub name: String,
+    pub code: String,
+    pub message: String,
+}

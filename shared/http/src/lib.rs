@@ -1,0 +1,57 @@
+//! axum glue shared by every endpoint group: the error envelope, request ids, the caller
+//! extractor, lenient JSON bodies, list responses, and the routes every function serves.
+
+pub mod error;
+pub mod extract;
+pub mod request_id;
+
+use std::sync::Arc;
+
+use axhub_app::Deps;
+use axhub_auth::Authenticator;
+use axum::Router;
+use axum::routing::get;
+
+pub use error::{ApiError, ApiResult, ErrorEnvelope};
+pub use extract::{Caller, JsonBody, QueryMap, idempotency_key, path_uuid};
+
+/// Built once per process (per Lambda cold start) and cloned into every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub deps: Arc<Deps>,
+    pub auth: Arc<Authenticator>,
+}
+
+/// Wraps a function's routes with what every function needs: request ids, the error
+/// envelope, `/healthz`, the OpenAPI document and a JSON 404 for unknown paths.
+pub fn finish(
+    routes: Router<AppState>,
+    state: AppState,
+    openapi: utoipa::openapi::OpenApi,
+) -> Router {
+    let doc = Arc::new(openapi);
+    routes
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError(axhub_domain::Error::not_found("route")) })
+        .with_state(state)
+        .layer(axum::middleware::from_fn(request_id::layer))
+}
+
+/// The list envelope of every collection: never a bare array.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ListResponse<T: serde::Serialize> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; empty when there is none.
+    pub next_cursor: String,
+    pub total: u64,
+}

@@ -1,0 +1,384 @@
+//! Harness of the scenario tests: a world of tenants, people and apps on a real store (SQLite,
+//! or DynamoDB in moto), the full router in process, and a counting store decorator.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use axhub_app::{Deps, directory};
+use axhub_auth::{AuthConfig, Authenticator, Claims, JwtKeys, mint_hs256};
+use axhub_domain::{App, GitConnection, Membership, Principal, Tenant, TenantRole};
+use axhub_http::AppState;
+use axhub_store::{Cond, Item, Key, Page, Query, Store, StoreError, TxOp, Update};
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub const SECRET: &[u8] = b"test-secret";
+pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+pub fn sha(n: u64) -> String {
+    format!("{n:040x}")
+}
+
+/// Tenants, people and apps every scenario starts from (fresh ids each time).
+#[derive(Clone, Debug)]
+pub struct World {
+    pub tenant: Uuid,
+    pub other_tenant: Uuid,
+    /// Subdomain and git connection: deployable.
+    pub app: Uuid,
+    /// A second deployable app of the same tenant.
+    pub app2: Uuid,
+    pub no_subdomain_app: Uuid,
+    pub unconnected_app: Uuid,
+    /// Approved by review, staging off.
+    pub approved_app: Uuid,
+    pub admin: String,
+    pub owner: String,
+    pub member: String,
+    pub outsider: String,
+    pub platform_admin: String,
+    pub pat: String,
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub deps: Arc<Deps>,
+    pub world: World,
+}
+
+pub fn token(sub: &str, platform_admin: bool) -> String {
+    let exp = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    mint_hs256(
+        SECRET,
+        &Claims {
+            sub: sub.into(),
+            exp,
+            platform_admin,
+            ..Claims::default()
+        },
+    )
+    .unwrap()
+}
+
+pub async fn sqlite_store() -> Arc<dyn Store> {
+    Arc::new(axhub_sqlite::SqliteStore::in_memory().unwrap())
+}
+
+/// DynamoDB in moto; the tests never pass silently without it.
+pub async fn dynamo_store() -> Arc<dyn Store> {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok()
+            || std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "DynamoDB scenarios need moto: run them through infra/test.sh, or `infra/moto.sh start` \
+         and export what it prints"
+    );
+    let s = axhub_aws::DynamoStore::from_env("axhub-scenarios").await;
+    s.create_table_if_missing().await.unwrap();
+    Arc::new(s)
+}
+
+pub async fn app_on(store: Arc<dyn Store>) -> TestApp {
+    let deps = Arc::new(Deps::new(store, b"cursor-secret"));
+    let auth = Arc::new(Authenticator::new(
+        AuthConfig {
+            keys: JwtKeys::Hs256 {
+                secret: SECRET.to_vec(),
+            },
+            issuer: None,
+            audience: None,
+        },
+        deps.clone(),
+    ));
+    let world = seed(&deps).await;
+    let router = deployments_fn::router(AppState {
+        deps: deps.clone(),
+        auth,
+    });
+    TestApp {
+        router,
+        deps,
+        world,
+    }
+}
+
+pub async fn sqlite_app() -> TestApp {
+    app_on(sqlite_store().await).await
+}
+
+async fn seed(deps: &Deps) -> World {
+    let id = Uuid::now_v7;
+    let u = |n: &str| format!("{n}-{}", Uuid::new_v4().simple());
+    let w = World {
+        tenant: id(),
+        other_tenant: id(),
+        app: id(),
+        app2: id(),
+        no_subdomain_app: id(),
+        unconnected_app: id(),
+        approved_app: id(),
+        admin: u("admin"),
+        owner: u("owner"),
+        member: u("member"),
+        outsider: u("outsider"),
+        platform_admin: u("root"),
+        pat: format!("axhub_pat_{}", Uuid::new_v4().simple()),
+    };
+    directory::put_tenant(
+        deps,
+        &Tenant {
+            id: w.tenant,
+            slug: "acme".into(),
+        },
+    )
+    .await
+    .unwrap();
+    directory::put_tenant(
+        deps,
+        &Tenant {
+            id: w.other_tenant,
+            slug: "other".into(),
+        },
+    )
+    .await
+    .unwrap();
+    for (user, tenant, role) in [
+        (&w.admin, w.tenant, TenantRole::TenantAdmin),
+        (&w.owner, w.tenant, TenantRole::TenantMember),
+        (&w.member, w.tenant, TenantRole::TenantMember),
+        (&w.outsider, w.other_tenant, TenantRole::TenantAdmin),
+    ] {
+        directory::put_membership(
+            deps,
+            &Membership {
+                tenant_id: tenant,
+                user_id: user.clone(),
+                role,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    for (app, subdomain, git, approved) in [
+        (w.app, true, true, false),
+        (w.app2, true, true, false),
+        (w.no_subdomain_app, false, true, false),
+        (w.unconnected_app, true, false, false),
+        (w.approved_app, true, true, true),
+    ] {
+        directory::put_app(
+            deps,
+            &App {
+                id: app,
+                tenant_id: w.tenant,
+                owner_id: w.owner.clone(),
+                slug: format!("app-{}", app.simple()),
+                subdomain: subdomain.then(|| format!("s{}", &app.simple().to_string()[..8])),
+                approved,
+                staging_enabled: false,
+                production_deployment_id: None,
+                staging_deployment_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        if git {
+            directory::put_git_connection(
+                deps,
+                &GitConnection {
+                    app_id: app,
+                    provider: "github".into(),
+                    repo_full_name: "acme/site".into(),
+                    branch: "main".into(),
+                    installation_id: 7,
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
+    directory::put_personal_access_token(
+        deps,
+        &w.pat,
+        &Principal {
+            user_id: w.owner.clone(),
+            platform_admin: false,
+            scopes: None,
+        },
+    )
+    .await
+    .unwrap();
+    w
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn category(&self) -> &str {
+        self.body["error"]["category"].as_str().unwrap_or("")
+    }
+}
+
+pub async fn send(router: &Router, req: Request<Body>) -> Resp {
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, who: &str) -> String {
+        token(who, who == self.world.platform_admin)
+    }
+
+    /// A request as `who` (a user id; `None` sends no credentials).
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        who: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(who) = who {
+            b = b.header("authorization", format!("Bearer {}", self.token(who)));
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        };
+        send(&self.router, req.unwrap()).await
+    }
+
+    pub async fn deploy(&self, app: Uuid, who: &str, sha: &str) -> Resp {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/apps/{app}/deployments"),
+            Some(who),
+            Some(serde_json::json!({"commit_sha": sha})),
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, app: Uuid, did: &str, who: &str) -> Resp {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/apps/{app}/deployments/{did}/cancel"),
+            Some(who),
+            None,
+        )
+        .await
+    }
+
+    /// Marks a deployment finished as the pipeline would (status and slot in one transaction).
+    pub async fn finish(&self, app: Uuid, did: &str, status: &str) {
+        let did = Uuid::parse_str(did).unwrap();
+        self.deps
+            .store
+            .transact(vec![
+                TxOp::Update {
+                    key: axhub_app::keys::deployment(did),
+                    update: Update::new()
+                        .set("status", status)
+                        .set("current_stage", Value::Null)
+                        .set("completed_at", "2026-01-01T00:00:00Z"),
+                    cond: Some(Cond::Exists),
+                },
+                TxOp::Update {
+                    key: axhub_app::keys::app_state(app),
+                    update: Update::new().remove("active_deployment_id"),
+                    cond: None,
+                },
+            ])
+            .await
+            .unwrap();
+    }
+}
+
+/// Counts what a store is asked to do, to show that a list costs its page, not the history.
+pub struct CountingStore {
+    pub inner: Arc<dyn Store>,
+    pub calls: AtomicU64,
+    pub items_read: AtomicU64,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            calls: AtomicU64::new(0),
+            items_read: AtomicU64::new(0),
+        }
+    }
+    pub fn reset(&self) {
+        self.calls.store(0, Ordering::SeqCst);
+        self.items_read.store(0, Ordering::SeqCst);
+    }
+    pub fn snapshot(&self) -> (u64, u64) {
+        (
+            self.calls.load(Ordering::SeqCst),
+            self.items_read.load(Ordering::SeqCst),
+        )
+    }
+    fn count(&self, items: usize) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.items_read.fetch_add(items as u64, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Store for CountingStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let r = self.inner.get(key).await?;
+        self.count(usize::from(r.is_some()));
+        Ok(r)
+    }
+    async fn put(&self, item: Item, cond: Option<Cond>) -> Result<(), StoreError> {
+        self.count(0);
+        self.inner.put(item, cond).await
+    }
+    async fn update(&self, key: &Key, u: Update, cond: Option<Cond>) -> Result<Item, StoreError> {
+        self.count(0);
+        self.inner.update(key, u, cond).await
+    }
+    async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, StoreError> {
+        self.count(0);
+        self.inner.delete(key, cond).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
+        self.count(0);
+        self.inner.transact(ops).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        let p = self.inner.query(q).await?;
+        self.count(p.items.len());
+        Ok(p)
+    }
+}

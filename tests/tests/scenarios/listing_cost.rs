@@ -1,0 +1,96 @@
+//! A list costs its page, whatever the history: the same store calls and the same items read
+//! for an app with 100,000 deployments as for one with 10, at the head and deep in the history.
+
+use std::sync::Arc;
+
+use axhub_app::{keys, repo};
+use axhub_domain::deployment::NewDeployment;
+use axhub_domain::{Deployment, Environment, TriggerSource};
+use axhub_store::{Store, TxOp, Update};
+use axhub_tests::*;
+use http::{Method, StatusCode};
+use uuid::Uuid;
+
+/// Writes `n` finished deployments the way the trigger does (dense seq, counters).
+async fn seed_history(store: &dyn Store, tenant: Uuid, app: Uuid, n: u64) {
+    let now = time::OffsetDateTime::now_utc();
+    let mut seq = 0;
+    while seq < n {
+        let mut ops = Vec::new();
+        while ops.len() < 99 && seq < n {
+            seq += 1;
+            let mut d = Deployment::new(NewDeployment {
+                id: Uuid::now_v7(),
+                app_id: app,
+                tenant_id: tenant,
+                seq,
+                commit_sha: sha(seq),
+                branch: Some("main".into()),
+                trigger_source: TriggerSource::Manual,
+                environment: Environment::Production,
+                force_rebuild: false,
+                triggered_by: "seed".into(),
+                now,
+            });
+            d.cancel(now).unwrap();
+            ops.push(TxOp::Put {
+                item: repo::deployment_item(&d).unwrap(),
+                cond: None,
+            });
+        }
+        ops.push(TxOp::Update {
+            key: keys::app_state(app),
+            update: Update::new().set("deployments_total", seq),
+            cond: None,
+        });
+        store.transact(ops).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_costs_the_page_not_the_history() {
+    let counting = Arc::new(CountingStore::new(sqlite_store().await));
+    let t = app_on(counting.clone()).await;
+    let w = &t.world;
+    seed_history(counting.as_ref(), w.tenant, w.app, 100_000).await;
+    seed_history(counting.as_ref(), w.tenant, w.app2, 10).await;
+
+    let mut costs = Vec::new();
+    for (app, query) in [
+        (w.app, "limit=10"),
+        (w.app2, "limit=10"),
+        (w.app, "limit=5&offset=5"),
+        (w.app2, "limit=5&offset=5"),
+    ] {
+        counting.reset();
+        let r = t
+            .call(
+                Method::GET,
+                &format!("/api/v1/apps/{app}/deployments?{query}"),
+                Some(&w.member),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        costs.push(counting.snapshot());
+    }
+    // (store calls, items read): the big history costs exactly what the small one does.
+    assert_eq!(costs[0], costs[1], "first page: {costs:?}");
+    assert_eq!(costs[2], costs[3], "offset page: {costs:?}");
+
+    // Deep in the history: offset 99,990 reads one page too, and total is not counted.
+    counting.reset();
+    let deep = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/apps/{}/deployments?limit=10&offset=99990", w.app),
+            Some(&w.member),
+            None,
+        )
+        .await;
+    assert_eq!(deep.body["total"], 100_000);
+    assert_eq!(deep.body["items"][0]["seq"], 10);
+    assert_eq!(deep.body["items"][9]["seq"], 1);
+    assert_eq!(counting.snapshot(), costs[1]);
+    println!("list cost (store calls, items read) with 100,000 vs 10 deployments: {costs:?}");
+}

@@ -1,0 +1,10 @@
+//! Scenario tests of the deployments API: one test binary, one module per concern.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod access;
+mod auth;
+mod concurrency;
+mod deployments;
+mod lambda_events;
+mod listing_cost;
