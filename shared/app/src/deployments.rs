@@ -211,13 +211,47 @@ pub async fn create(
         Some(s) if !s.is_empty() => Some(validate::commit_sha(s)?),
         _ => None,
     };
-    let environment = preconditions(&ctx)?;
-    let Some(commit_sha) = commit_sha else {
-        return Err(Error::unimplemented(
-            "resolving the connected branch's HEAD needs the GitHub integration, which this \
-             deployment does not have yet; pass commit_sha explicitly",
-        ));
+    preconditions(&ctx)?;
+    let commit_sha = match (commit_sha, &ctx.git, &deps.github) {
+        (Some(sha), _, _) => sha,
+        (None, Some(git), Some(github)) => github.branch_head(git).await?,
+        (None, _, _) => {
+            return Err(Error::unimplemented(
+                "resolving the connected branch's HEAD needs the GitHub integration, which this \
+                 deployment does not have configured; pass commit_sha explicitly",
+            ));
+        }
     };
+    let trigger = Trigger {
+        commit_sha,
+        source: TriggerSource::Manual,
+        by: who.user_id.clone(),
+        force_rebuild: input.force_rebuild,
+    };
+    start(deps, ctx, trigger, idem.as_ref()).await
+}
+
+/// What starts a deployment, whoever asks (a person, a push webhook, the bootstrap saga).
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub commit_sha: String,
+    pub source: TriggerSource,
+    /// The user id that caused it (for webhooks: the pusher as GitHub names them).
+    pub by: String,
+    pub force_rebuild: bool,
+}
+
+/// Creates a pending deployment under every rule of the trigger: preconditions (412), the
+/// one in-progress slot (409, decided by the transaction), and the outbox entries. Callers
+/// have checked who may do it.
+pub async fn start(
+    deps: &Deps,
+    ctx: AppContext,
+    trigger: Trigger,
+    idem: Option<&IdempotencyKey>,
+) -> Result<Created, Error> {
+    let environment = preconditions(&ctx)?;
+    let app_id = ctx.app.id;
     let mut ctx = ctx;
     for _ in 0..MAX_ATTEMPTS {
         if let Some(active) = ctx.state.active_deployment_id {
@@ -230,12 +264,12 @@ pub async fn create(
             app_id,
             tenant_id: ctx.app.tenant_id,
             seq: n + 1,
-            commit_sha: commit_sha.clone(),
+            commit_sha: trigger.commit_sha.clone(),
             branch: ctx.git.as_ref().map(|g| g.branch.clone()),
-            trigger_source: TriggerSource::Manual,
+            trigger_source: trigger.source,
             environment,
-            force_rebuild: input.force_rebuild,
-            triggered_by: who.user_id.clone(),
+            force_rebuild: trigger.force_rebuild,
+            triggered_by: trigger.by.clone(),
             now,
         });
         let body = serde_json::to_value(&d).map_err(|_| Error::internal("encode"))?;
@@ -271,7 +305,7 @@ pub async fn create(
             )?,
         ];
         let idem_index = ops.len();
-        if let Some(idem) = &idem {
+        if let Some(idem) = idem {
             ops.push(idem.record_op(now, 202, body.clone()));
         }
         match deps.store.transact(ops).await {
@@ -284,7 +318,7 @@ pub async fn create(
             }
             Err(StoreError::TransactionCancelled { failed }) => {
                 if failed.contains(&idem_index)
-                    && let Some(first) = replay(deps, idem.as_ref()).await?
+                    && let Some(first) = replay(deps, idem).await?
                 {
                     return Ok(first);
                 }

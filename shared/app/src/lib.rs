@@ -1,9 +1,11 @@
 //! Use cases of the deploy control plane and the ports they need. Nothing here sees AWS,
 //! Kubernetes or HTTP types: the store is the `axhub_store::Store` port.
 
+pub mod cluster;
 pub mod cursor;
 pub mod deployments;
 pub mod directory;
+pub mod github;
 pub mod idempotency;
 pub mod keys;
 pub mod outbox;
@@ -35,6 +37,9 @@ pub struct Deps {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub cursors: CursorCodec,
+    /// GitHub, when configured (App id, key, webhook secret); without it the operations that
+    /// need GitHub answer 503 `backend_unimplemented`.
+    pub github: Option<Arc<dyn github::GitHub>>,
 }
 
 impl Deps {
@@ -43,8 +48,20 @@ impl Deps {
             store,
             clock: Arc::new(SystemClock),
             cursors: CursorCodec::new(cursor_secret),
+            github: None,
         }
     }
+
+    pub fn with_github(mut self, github: Arc<dyn github::GitHub>) -> Self {
+        self.github = Some(github);
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }

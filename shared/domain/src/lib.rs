@@ -2,6 +2,7 @@
 
 pub mod authz;
 pub mod deployment;
+pub mod diagnosis;
 pub mod error;
 pub mod event;
 pub mod model;

@@ -1,0 +1,91 @@
+//! The cluster port: builds, rollouts and live facts, whatever runs them (Kubernetes through
+//! `kube`, or the simulated cluster of axhub-local and tests).
+
+use async_trait::async_trait;
+use axhub_domain::Environment;
+use axhub_domain::diagnosis::ServiceFacts;
+use uuid::Uuid;
+
+/// One app's set in one environment: a Deployment + Service + Ingress in the tenant's
+/// namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub tenant_id: Uuid,
+    pub app_id: Uuid,
+    pub app_slug: String,
+    pub environment: Environment,
+    /// The public host name (`{subdomain}.{tenant}.axhub.ai`, `-staging` for staging).
+    pub host: String,
+}
+
+impl Workload {
+    /// The tenant's namespace.
+    pub fn namespace(&self) -> String {
+        format!("tenant-{}", self.tenant_id.simple())
+    }
+
+    /// The name of the Deployment, Service and Ingress.
+    pub fn name(&self) -> String {
+        match self.environment {
+            Environment::Production => self.app_slug.clone(),
+            Environment::Staging => format!("{}-staging", self.app_slug),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildRequest {
+    pub deployment_id: Uuid,
+    pub workload: Workload,
+    pub repo_full_name: String,
+    pub commit_sha: String,
+    /// Where the image goes (`{registry}/{tenant}/{app}:{commit}`).
+    pub image_uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuildState {
+    Running,
+    /// The image is built and pushed.
+    Succeeded,
+    Failed { code: String, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RolloutState {
+    Progressing,
+    Complete,
+    Failed { code: String, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusterError {
+    /// The cluster or registry could not be reached or refused for now: retry later.
+    #[error("cluster unavailable: {0}")]
+    Unavailable(String),
+    /// The request was wrong in a way retrying won't fix.
+    #[error("cluster refused: {0}")]
+    Refused(String),
+}
+
+#[async_trait]
+pub trait Cluster: Send + Sync + 'static {
+    /// Starts the build (a Job named after the deployment): idempotent, a second call for the
+    /// same deployment finds the first Job.
+    async fn start_build(&self, build: &BuildRequest) -> Result<(), ClusterError>;
+    async fn build_state(&self, build: &BuildRequest) -> Result<BuildState, ClusterError>;
+    /// Stops and removes the build of a cancelled deployment (nothing if there is none).
+    async fn cancel_build(&self, build: &BuildRequest) -> Result<(), ClusterError>;
+    /// Whether the registry holds the image (reuse without rebuilding; promote checks).
+    async fn image_exists(&self, image_uri: &str) -> Result<bool, ClusterError>;
+    /// Applies the workload's Deployment, Service and Ingress with `image_uri`
+    /// (server-side apply; idempotent).
+    async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError>;
+    async fn rollout_state(
+        &self,
+        workload: &Workload,
+        image_uri: &str,
+    ) -> Result<RolloutState, ClusterError>;
+    /// Live facts of the workload's services for diagnosis; None when nothing is deployed.
+    async fn facts(&self, workload: &Workload) -> Result<Option<Vec<ServiceFacts>>, ClusterError>;
+}
