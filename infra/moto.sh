@@ -13,8 +13,8 @@ VENV="${MOTO_VENV:-$REPO/target/moto-venv}"
 PORT="${MOTO_PORT:-5005}"
 HOST=127.0.0.1
 RUN_DIR="$REPO/target"
-LOG="$RUN_DIR/moto.log"
-PID_FILE="$RUN_DIR/moto.pid"
+LOG="$RUN_DIR/moto-$PORT.log"
+PID_FILE="$RUN_DIR/moto-$PORT.pid"
 URL="http://$HOST:$PORT"
 
 log() { echo "moto.sh: $*" >&2; }

@@ -12,6 +12,14 @@ trap cleanup EXIT
 
 eval "$(infra/moto.sh start)"
 
+# The SAM template is checked as CloudFormation sees it (SAM transform included).
+LINT_VENV="$REPO/target/lint-venv"
+if [[ ! -x "$LINT_VENV/bin/cfn-lint" ]]; then
+    python3 -m venv "$LINT_VENV"
+    "$LINT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'cfn-lint==1.*'
+fi
+"$LINT_VENV/bin/cfn-lint" template.yaml
+
 cargo test --workspace --all-targets
 
 cargo build -p axhub-local

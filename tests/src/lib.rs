@@ -382,3 +382,142 @@ impl Store for CountingStore {
         Ok(p)
     }
 }
+
+/// A full local stack: store, deploy queue, simulated cluster, event bus, and (unless
+/// `with_worker` is false) the worker and maintenance loops in the background.
+pub struct Stack {
+    pub app: TestApp,
+    pub queue: Arc<dyn axhub_queue::Queue>,
+    pub bus: Arc<axhub_runtime::LocalBus>,
+    pub sim: Arc<axhub_simcluster::SimCluster>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+pub struct StackOptions {
+    pub build: std::time::Duration,
+    pub rollout: std::time::Duration,
+    pub with_worker: bool,
+    pub with_publisher: bool,
+    pub max_receives: u32,
+    pub pipeline: axhub_app::pipeline::PipelineConfig,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            build: std::time::Duration::from_millis(300),
+            rollout: std::time::Duration::from_millis(200),
+            with_worker: true,
+            with_publisher: true,
+            max_receives: 5,
+            pipeline: axhub_app::pipeline::PipelineConfig {
+                poll: std::time::Duration::from_millis(100),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+pub async fn stack(opts: StackOptions) -> Stack {
+    stack_on(sqlite_store().await, opts).await
+}
+
+pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
+    use axhub_app::pipeline::DEPLOY_QUEUE;
+    let queue: Arc<dyn axhub_queue::Queue> =
+        Arc::new(axhub_sqlite::SqliteQueue::in_memory(DEPLOY_QUEUE, opts.max_receives).unwrap());
+    let bus = Arc::new(axhub_runtime::LocalBus::default());
+    let sim = Arc::new(axhub_simcluster::SimCluster::new(
+        axhub_simcluster::SimConfig {
+            build_time: opts.build,
+            rollout_time: opts.rollout,
+        },
+    ));
+    let mut deps = Deps::new(store, b"cursor-secret")
+        .with_cluster(sim.clone())
+        .with_pipeline(opts.pipeline);
+    if opts.with_publisher {
+        deps = deps.with_publisher(Arc::new(
+            axhub_runtime::RoutingPublisher::new(bus.clone()).queue(DEPLOY_QUEUE, queue.clone()),
+        ));
+    }
+    let deps = Arc::new(deps);
+    let auth = Arc::new(Authenticator::new(
+        AuthConfig {
+            keys: JwtKeys::Hs256 {
+                secret: SECRET.to_vec(),
+            },
+            issuer: None,
+            audience: None,
+        },
+        deps.clone(),
+    ));
+    let world = seed(&deps).await;
+    let router = deployments_fn::router(AppState {
+        deps: deps.clone(),
+        auth,
+    });
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    if opts.with_worker {
+        tokio::spawn(axhub_runtime::run_worker(
+            deps.clone(),
+            queue.clone(),
+            rx.clone(),
+        ));
+    }
+    Stack {
+        app: TestApp {
+            router,
+            deps,
+            world,
+        },
+        queue,
+        bus,
+        sim,
+        stop,
+    }
+}
+
+impl Stack {
+    /// Polls the deployment until `done` holds for it (bounded: a test never hangs).
+    pub async fn wait_for(&self, app: Uuid, did: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let uri = format!("/api/v1/apps/{app}/deployments/{did}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let r = self
+                .app
+                .call(Method::GET, &uri, Some(&self.app.world.owner), None)
+                .await;
+            if done(&r.body) {
+                return r.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting; last: {:?}",
+                r.body
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The events published about one deployment, in order, as (detail-type, status).
+    pub fn events_of(&self, did: &str) -> Vec<(String, String)> {
+        self.bus
+            .history()
+            .into_iter()
+            .filter(|e| e.detail["deployment_id"] == did)
+            .map(|e| {
+                (
+                    e.kind.detail_type().to_owned(),
+                    e.detail["status"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}

@@ -1,6 +1,7 @@
 //! The `deployments` endpoint group: history, trigger, inspect, cancel, tenant feed.
 
-use axhub_app::deployments::{self, CreateDeployment, ListParams};
+use axhub_app::deployments::{self, CreateDeployment, ListParams, RollbackRequest};
+use axhub_domain::diagnosis::Diagnosis;
 use axhub_domain::{Deployment, validate};
 use axhub_http::{
     ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, ListResponse, QueryMap, idempotency_key,
@@ -15,8 +16,8 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, get_one, cancel, tenant_feed),
-    components(schemas(Deployment, CreateDeployment, ErrorEnvelope)),
+    paths(list, create, get_one, cancel, rollback, diagnosis, tenant_feed),
+    components(schemas(Deployment, CreateDeployment, RollbackRequest, Diagnosis, ErrorEnvelope)),
     tags((name = "deployments", description = "배포 트리거·상태·취소·롤백"))
 )]
 pub struct Doc;
@@ -34,6 +35,11 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/apps/{app_id}/deployments/{did}/cancel",
             post(cancel),
         )
+        .route(
+            "/api/v1/apps/{app_id}/deployments/{did}/rollback",
+            post(rollback),
+        )
+        .route("/api/v1/apps/{app_id}/diagnosis", get(diagnosis))
         .route("/api/v1/tenants/{tenant_id}/deployments", get(tenant_feed))
 }
 
@@ -192,4 +198,50 @@ async fn tenant_feed(
     Ok(page(
         deployments::tenant_feed(&s.deps, &who, tenant_id, limit, q.get("cursor")).await?,
     ))
+}
+
+/// 지정한 (이미 빌드된) 배포의 이미지로 K8s 디플로이먼트를 갱신한다. 새 deployment row 는 만들지 않는다.
+#[utoipa::path(
+    post, path = "/api/v1/apps/{appID}/deployments/{did}/rollback", tag = "deployments",
+    operation_id = "deployPostApiV1AppsByAppIDDeploymentsByDidRollback",
+    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "롤백 대상 (소스) 배포 UUID")),
+    request_body(content = RollbackRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "롤백 접수됨 (비동기 적용)"),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 412, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+    )
+)]
+async fn rollback(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path((app_id, did)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RollbackRequest>,
+) -> ApiResult<StatusCode> {
+    let app_id = path_uuid("appID", &app_id)?;
+    let did = path_uuid("did", &did)?;
+    deployments::rollback(&s.deps, &who, app_id, did, input).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// 현재 K8s rollout 상태를 읽어 배포 실패 원인과 신뢰 불가 앱 출력 signal 을 분리해 반환한다.
+#[utoipa::path(
+    get, path = "/api/v1/apps/{appID}/diagnosis", tag = "deployments",
+    operation_id = "deployGetApiV1AppsByAppIDDiagnosis",
+    params(("appID" = String, Path, description = "앱 UUID")),
+    responses(
+        (status = 200, description = "라이브 배포 진단", body = Diagnosis),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+    )
+)]
+async fn diagnosis(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+) -> ApiResult<Json<Diagnosis>> {
+    let app_id = path_uuid("appID", &app_id)?;
+    Ok(Json(deployments::diagnosis(&s.deps, &who, app_id).await?))
 }

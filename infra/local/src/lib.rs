@@ -1,6 +1,8 @@
 //! axhub-local: every endpoint group of axhub-deploy in one process, on SQLite.
 
+pub mod background;
 pub mod demo;
+pub mod github;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +17,8 @@ use axum::Router;
 /// Every function's OpenAPI description, merged into one document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = deployments_fn::openapi();
+    doc.merge(git_fn::openapi());
+    doc.merge(github_webhook_fn::openapi());
     doc.info.title = "axhub-deploy".into();
     doc.info.description = Some("The Deploy API of the axhub platform".into());
     doc
@@ -22,7 +26,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every function's routes on one router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(deployments_fn::routes(), state, openapi())
+    let routes = deployments_fn::routes()
+        .merge(git_fn::routes())
+        .merge(github_webhook_fn::routes())
+        .merge(github::routes());
+    axhub_http::finish(routes, state, openapi())
 }
 
 /// A secret kept in the data directory, made on first start, so tokens and cursors stay
@@ -45,10 +53,16 @@ pub struct Local {
     pub store: SqliteStore,
     pub jwt_secret: Vec<u8>,
     pub data_dir: PathBuf,
+    pub background: background::Background,
 }
 
 /// Opens the data directory (creating it) and builds the shared state.
-pub fn open(data_dir: &Path, jwt_secret: Option<&str>) -> anyhow::Result<Local> {
+pub fn open(
+    data_dir: &Path,
+    jwt_secret: Option<&str>,
+    sim: axhub_simcluster::SimConfig,
+    github: &github::GitHubArgs,
+) -> anyhow::Result<Local> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let store = SqliteStore::open(&data_dir.join("axhub.db"))
@@ -58,7 +72,12 @@ pub fn open(data_dir: &Path, jwt_secret: Option<&str>) -> anyhow::Result<Local> 
         None => persistent_secret(data_dir, "jwt-secret")?,
     };
     let cursor_secret = persistent_secret(data_dir, "cursor-secret")?;
-    let deps = Arc::new(Deps::new(Arc::new(store.clone()), &cursor_secret));
+    let mut deps = Deps::new(Arc::new(store.clone()), &cursor_secret);
+    if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
+        deps = deps.with_github(gh);
+    }
+    let (deps, background) = background::wire(deps, data_dir, sim)?;
+    let deps = Arc::new(deps);
     let auth = Arc::new(Authenticator::new(
         AuthConfig {
             keys: JwtKeys::Hs256 {
@@ -74,5 +93,6 @@ pub fn open(data_dir: &Path, jwt_secret: Option<&str>) -> anyhow::Result<Local> 
         store,
         jwt_secret,
         data_dir: data_dir.to_owned(),
+        background,
     })
 }

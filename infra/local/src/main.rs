@@ -26,6 +26,14 @@ struct Args {
     /// HS256 secret for bearer tokens (default: one kept in the data directory).
     #[arg(long, env = "AXHUB_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// How long a simulated build takes, in milliseconds.
+    #[arg(long, env = "AXHUB_SIM_BUILD_MS", default_value_t = 3000)]
+    sim_build_ms: u64,
+    /// How long a simulated rollout takes, in milliseconds.
+    #[arg(long, env = "AXHUB_SIM_ROLLOUT_MS", default_value_t = 2000)]
+    sim_rollout_ms: u64,
+    #[command(flatten)]
+    github: axhub_local::github::GitHubArgs,
 }
 
 #[tokio::main]
@@ -37,7 +45,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let local = axhub_local::open(&args.data_dir, args.jwt_secret.as_deref())?;
+    let sim = axhub_simcluster::SimConfig {
+        build_time: std::time::Duration::from_millis(args.sim_build_ms),
+        rollout_time: std::time::Duration::from_millis(args.sim_rollout_ms),
+    };
+    let local = axhub_local::open(
+        &args.data_dir,
+        args.jwt_secret.as_deref(),
+        sim,
+        &args.github,
+    )?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
@@ -62,11 +79,18 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!("axhub-local listening on {base_url}");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tasks =
+        axhub_local::background::spawn(local.state.deps.clone(), &local.background, stop_rx);
     let app = axhub_local::router(local.state.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = t.await;
+    }
     Ok(())
 }

@@ -48,7 +48,10 @@ pub enum BuildState {
     Running,
     /// The image is built and pushed.
     Succeeded,
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

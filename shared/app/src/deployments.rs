@@ -12,11 +12,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::idempotency::IdempotencyKey;
+use crate::outbox::Outbox;
 use crate::repo::{self, AppContext};
-use crate::{Deps, keys, outbox, store_error};
-
-/// The queue the build → push → deploy pipeline consumes.
-pub const DEPLOY_QUEUE: &str = "deploy";
+use crate::{Deps, keys, pipeline, store_error};
 
 /// How often a write that lost a race is re-read and retried before giving up.
 const MAX_ATTEMPTS: usize = 8;
@@ -273,6 +271,7 @@ pub async fn start(
             now,
         });
         let body = serde_json::to_value(&d).map_err(|_| Error::internal("encode"))?;
+        let mut outbox = Outbox::new();
         let seq_unchanged = if n == 0 {
             Cond::has_not("deployments_total")
         } else {
@@ -298,11 +297,16 @@ pub async fn start(
                 update: Update::new().add("deployments_total", 1),
                 cond: None,
             },
-            outbox::event(started_event(&d))?,
-            outbox::job(
-                DEPLOY_QUEUE,
-                json!({"deployment_id": d.id, "app_id": app_id}),
+            outbox.event(started_event(&d))?,
+            outbox.job(
+                pipeline::DEPLOY_QUEUE,
+                pipeline::Job::Advance {
+                    deployment_id: d.id,
+                }
+                .body(),
+                std::time::Duration::ZERO,
             )?,
+            pipeline::track_new(&deps.pipeline, &d),
         ];
         let idem_index = ops.len();
         if let Some(idem) = idem {
@@ -311,6 +315,7 @@ pub async fn start(
         match deps.store.transact(ops).await {
             Ok(()) => {
                 tracing::info!(deployment_id = %d.id, app_id = %app_id, "deployment created");
+                outbox.publish(deps).await;
                 return Ok(Created {
                     body,
                     replayed: false,
@@ -368,59 +373,30 @@ fn started_event(d: &Deployment) -> DomainEvent {
 pub async fn cancel(deps: &Deps, who: &Principal, app_id: Uuid, id: Uuid) -> Result<(), Error> {
     let (ctx, role) = repo::app_for(deps, who, app_id).await?;
     role.require_owner_or_admin("app")?;
-    let mut d = find(deps, app_id, id).await?;
-    let mut slot_held = ctx.state.active_deployment_id == Some(id);
+    let mut ctx = ctx;
     for _ in 0..MAX_ATTEMPTS {
-        let from = d.status;
-        match from {
+        let d = find(deps, app_id, id).await?;
+        match d.status {
             DeploymentStatus::Cancelled => return Ok(()),
             DeploymentStatus::Succeeded | DeploymentStatus::Failed => {
                 return Err(Error::conflict(
                     "invalid_state_transition",
                     format!(
                         "deployment already {}; only an in-progress one can be cancelled",
-                        from.as_str()
+                        d.status.as_str()
                     ),
                 ));
             }
             _ => {}
         }
-        let now = deps.now();
-        d.cancel(now)?;
-        let ts = |t| Value::String(axhub_domain::deployment::rfc3339(t));
-        let mut ops = vec![TxOp::Update {
-            key: keys::deployment(id),
-            update: Update::new()
-                .set("status", d.status.as_str())
-                .set("current_stage", Value::Null)
-                .set("cancel_requested_at", ts(now))
-                .set("completed_at", ts(now))
-                .set("updated_at", ts(now)),
-            cond: Some(Cond::eq("status", from.as_str())),
-        }];
-        ops.push(outbox::event(finished_event(&d))?);
-        if slot_held {
-            ops.push(TxOp::Update {
-                key: keys::app_state(app_id),
-                update: Update::new().remove("active_deployment_id"),
-                cond: Some(Cond::eq("active_deployment_id", id.to_string())),
-            });
+        if pipeline::cancel(deps, &ctx, &d).await? {
+            tracing::info!(deployment_id = %id, "deployment cancelled");
+            return Ok(());
         }
-        match deps.store.transact(ops).await {
-            Ok(()) => {
-                tracing::info!(deployment_id = %id, "deployment cancelled");
-                return Ok(());
-            }
-            Err(StoreError::TransactionCancelled { failed }) => {
-                // The worker moved it on, or someone else freed the slot: look again.
-                if failed.contains(&2) {
-                    slot_held = false;
-                }
-            }
-            Err(StoreError::Conflict) => {}
-            Err(e) => return Err(store_error(e)),
-        }
-        d = find(deps, app_id, id).await?;
+        // The worker moved it on meanwhile: look again.
+        ctx = repo::load_app(deps, app_id)
+            .await?
+            .ok_or_else(|| Error::not_found("app"))?;
     }
     Err(Error::unavailable(
         "the deployment keeps changing; retry shortly",
@@ -505,4 +481,98 @@ pub async fn tenant_feed(
         next_cursor,
         total,
     })
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct RollbackRequest {
+    /// Acknowledges that a rollback does not revert schema changes (required only when
+    /// destructive changes were applied since the target version).
+    #[serde(default)]
+    pub confirm_schema_skew: bool,
+}
+
+/// Accepts a rollback of production to the image of deployment `id`: no new deployment row;
+/// the production set is swapped asynchronously and the pointer moves once it rolled out.
+pub async fn rollback(
+    deps: &Deps,
+    who: &Principal,
+    app_id: Uuid,
+    id: Uuid,
+    _input: RollbackRequest,
+) -> Result<(), Error> {
+    let (_ctx, role) = repo::app_for(deps, who, app_id).await?;
+    role.require_owner_or_admin("app")?;
+    let d = find(deps, app_id, id).await?;
+    if d.image_uri.is_none() {
+        return Err(Error::precondition(
+            "image_not_built",
+            format!(
+                "deployment {id} never produced an image (it is {}); roll back to one that did",
+                d.status.as_str()
+            ),
+        ));
+    }
+    deps.cluster()?;
+    let mut outbox = Outbox::new();
+    let job = pipeline::Job::Rollback {
+        app_id,
+        deployment_id: id,
+        requested_by: who.user_id.clone(),
+    };
+    let op = outbox.job(
+        pipeline::DEPLOY_QUEUE,
+        job.body(),
+        std::time::Duration::ZERO,
+    )?;
+    deps.store.transact(vec![op]).await.map_err(store_error)?;
+    outbox.publish(deps).await;
+    tracing::info!(%app_id, deployment_id = %id, "rollback accepted");
+    Ok(())
+}
+
+/// The live rollout of the app's sets, explained (DESIGN §2).
+pub async fn diagnosis(
+    deps: &Deps,
+    who: &Principal,
+    app_id: Uuid,
+) -> Result<axhub_domain::diagnosis::Diagnosis, Error> {
+    let (ctx, role) = repo::app_for(deps, who, app_id).await?;
+    role.require_owner_or_admin("app")?;
+    let deployed = ctx.state.deployments_total > 0;
+    if !deployed {
+        return Ok(axhub_domain::diagnosis::diagnose(
+            &app_id.to_string(),
+            false,
+            None,
+        ));
+    }
+    let cluster = deps.cluster()?;
+    let mut envs = vec![axhub_domain::Environment::Production];
+    if ctx.app.staging_enabled {
+        envs.push(axhub_domain::Environment::Staging);
+    }
+    let mut services = Vec::new();
+    for env in envs {
+        let w = pipeline::workload(deps, &ctx, env).await?;
+        match cluster.facts(&w).await {
+            Ok(Some(f)) => services.extend(f),
+            Ok(None) => {}
+            Err(crate::cluster::ClusterError::Unavailable(m)) => {
+                return Err(Error::unavailable(format!(
+                    "the cluster cannot be read right now: {m}"
+                )));
+            }
+            Err(crate::cluster::ClusterError::Refused(m)) => {
+                return Err(Error::internal(format!(
+                    "the cluster refused to be read: {m}"
+                )));
+            }
+        }
+    }
+    let facts = (!services.is_empty()).then_some(services);
+    Ok(axhub_domain::diagnosis::diagnose(
+        &app_id.to_string(),
+        true,
+        facts,
+    ))
 }

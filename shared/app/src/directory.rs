@@ -56,8 +56,10 @@ pub async fn set_staging_enabled(deps: &Deps, app_id: Uuid, enabled: bool) -> Re
     Ok(())
 }
 
+/// Writes a connection with its lookup keys (by repository, by installation), without an
+/// event: for seeding. Use cases go through `git`, which records `GitConnected`.
 pub async fn put_git_connection(deps: &Deps, g: &GitConnection) -> Result<(), Error> {
-    let item = to_item(&keys::git_connection(g.app_id), g)?;
+    let item = crate::git::connection_item(g)?;
     deps.store.put(item, None).await.map_err(store_error)
 }
 
@@ -68,8 +70,8 @@ pub async fn get_tenant(deps: &Deps, id: Uuid) -> Result<Option<Tenant>, Error> 
         .await
         .map_err(store_error)?
     {
-        Some(i) => Ok(Some(from_item(i)?)),
-        None => Ok(None),
+        Some(i) if i.get("deleted") != Some(&Value::Bool(true)) => Ok(Some(from_item(i)?)),
+        _ => Ok(None),
     }
 }
 

@@ -59,3 +59,24 @@ pub fn idempotency(hash: &str) -> Key {
 pub fn personal_access_token(hash: &str) -> Key {
     Key::new(format!("PAT#{hash}"), "PAT")
 }
+/// A user's GitHub tokens (access + refresh), AES-GCM encrypted.
+pub fn github_user_token(user: &str) -> Key {
+    Key::new(format!("GHUSER#{user}"), "GHUSER")
+}
+/// A GitHub install state token, keyed by its SHA-256 (the token itself is never stored).
+pub fn github_state(hash: &str) -> Key {
+    Key::new(format!("GHSTATE#{hash}"), "GHSTATE")
+}
+/// A GitHub webhook delivery (`X-GitHub-Delivery`), remembered to answer redeliveries once.
+pub fn github_delivery(id: &str) -> Key {
+    Key::new(format!("GHDELIVERY#{id}"), "GHDELIVERY")
+}
+/// GSI1 partition of the git connections of one repository (`owner/repo`, lowercase),
+/// sorted by app id: how a push finds its apps.
+pub fn repo_connections_gsi(repo_full_name: &str) -> String {
+    format!("REPO#{}", repo_full_name.to_ascii_lowercase())
+}
+/// GSI2 partition of the git connections through one GitHub App installation.
+pub fn installation_connections_gsi(installation_id: i64) -> String {
+    format!("GHINST#{installation_id}")
+}

@@ -5,10 +5,13 @@ pub mod cluster;
 pub mod cursor;
 pub mod deployments;
 pub mod directory;
+pub mod git;
 pub mod github;
 pub mod idempotency;
+pub mod ingest;
 pub mod keys;
 pub mod outbox;
+pub mod pipeline;
 pub mod repo;
 
 use std::sync::Arc;
@@ -40,6 +43,11 @@ pub struct Deps {
     /// GitHub, when configured (App id, key, webhook secret); without it the operations that
     /// need GitHub answer 503 `backend_unimplemented`.
     pub github: Option<Arc<dyn github::GitHub>>,
+    /// Where outbox entries go right after commit; without one they wait for the sweeper.
+    pub publisher: Option<Arc<dyn outbox::Publisher>>,
+    /// The cluster that builds and runs apps; without one diagnosis and rollout answer 503.
+    pub cluster: Option<Arc<dyn cluster::Cluster>>,
+    pub pipeline: pipeline::PipelineConfig,
 }
 
 impl Deps {
@@ -49,12 +57,39 @@ impl Deps {
             clock: Arc::new(SystemClock),
             cursors: CursorCodec::new(cursor_secret),
             github: None,
+            publisher: None,
+            cluster: None,
+            pipeline: pipeline::PipelineConfig::default(),
         }
     }
 
     pub fn with_github(mut self, github: Arc<dyn github::GitHub>) -> Self {
         self.github = Some(github);
         self
+    }
+
+    pub fn with_publisher(mut self, publisher: Arc<dyn outbox::Publisher>) -> Self {
+        self.publisher = Some(publisher);
+        self
+    }
+
+    pub fn with_cluster(mut self, cluster: Arc<dyn cluster::Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    pub fn with_pipeline(mut self, config: pipeline::PipelineConfig) -> Self {
+        self.pipeline = config;
+        self
+    }
+
+    /// The cluster, or the 503 that says this deployment has none.
+    pub fn cluster(&self) -> Result<&Arc<dyn cluster::Cluster>, Error> {
+        self.cluster.as_ref().ok_or_else(|| {
+            Error::unimplemented(
+                "this deployment has no cluster configured (kubeconfig or simulated)",
+            )
+        })
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -52,6 +52,8 @@ pub async fn load_app(deps: &Deps, app_id: Uuid) -> Result<Option<AppContext>, E
     let (mut app, mut state_item, mut git) = (None, None, None);
     for item in page.items {
         match item.get(SK).and_then(Value::as_str) {
+            // A deleted app leaves a tombstone (see ingest): it does not exist.
+            Some(keys::META) if item.get("deleted") == Some(&Value::Bool(true)) => {}
             Some(keys::META) => app = Some(from_item::<App>(item)?),
             Some(keys::DEPLOY_STATE) => state_item = Some(item),
             Some(keys::GIT) => git = Some(from_item::<GitConnection>(item)?),

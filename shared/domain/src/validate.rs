@@ -71,3 +71,113 @@ mod tests {
         assert_eq!(e.fields[0].name, "limit");
     }
 }
+
+/// The longest branch name accepted (git has no limit; GitHub refs stay far below this).
+pub const MAX_BRANCH_LEN: usize = 255;
+
+/// A branch name as `git check-ref-format --branch` accepts it: no component starting with
+/// `.` or ending with `.lock`, no `..`, no control characters, space, `~ ^ : ? * [ \`, no
+/// leading, trailing or doubled `/`, no trailing `.`, no `@{`, not `@`, not `HEAD`, and no
+/// leading `-`. At most [`MAX_BRANCH_LEN`] bytes. Errors name the field `branch`.
+pub fn branch_name(value: &str) -> Result<&str, Error> {
+    let bad = |why: &str| {
+        Err(Error::field(
+            "branch",
+            "invalid_format",
+            format!("is not a valid git branch name: {why}"),
+        ))
+    };
+    if value.is_empty() {
+        return Err(Error::field("branch", "required", "must not be empty"));
+    }
+    if value.len() > MAX_BRANCH_LEN {
+        return Err(Error::field(
+            "branch",
+            "too_long",
+            format!("must be at most {MAX_BRANCH_LEN} bytes"),
+        ));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_ascii_control() || " ~^:?*[\\".contains(*c))
+    {
+        return bad(&format!("it contains {c:?}"));
+    }
+    if value.starts_with('-') {
+        return bad("it starts with '-'");
+    }
+    if value == "@" || value == "HEAD" {
+        return bad("it is a reserved name");
+    }
+    if value.contains("..") || value.contains("@{") {
+        return bad("it contains '..' or '@{'");
+    }
+    if value.starts_with('/') || value.ends_with('/') || value.contains("//") {
+        return bad("it has an empty path component");
+    }
+    if value.ends_with('.') {
+        return bad("it ends with '.'");
+    }
+    if value
+        .split('/')
+        .any(|part| part.starts_with('.') || part.ends_with(".lock"))
+    {
+        return bad("a component starts with '.' or ends with '.lock'");
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod branch_tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_follow_check_ref_format() {
+        for ok in [
+            "main",
+            "feature/login",
+            "release-1.2",
+            "a.b",
+            "fix_bug",
+            "user@host",
+            "v1.0/rc",
+            "한글",
+            "x.locked",
+            "-x".trim_start_matches('-'),
+        ] {
+            assert_eq!(branch_name(ok).unwrap(), ok, "{ok} should be accepted");
+        }
+        for bad in [
+            "-x",
+            "HEAD",
+            "@",
+            "a..b",
+            "a@{1}",
+            "/a",
+            "a/",
+            "a//b",
+            "a.",
+            ".a",
+            "a/.b",
+            "a.lock",
+            "a/b.lock/c",
+            "a b",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[b",
+            "a\\b",
+            "a\tb",
+            "a\u{7f}",
+        ] {
+            let e = branch_name(bad).unwrap_err();
+            assert_eq!(e.fields[0].name, "branch", "{bad}");
+            assert_eq!(e.code, "invalid_format", "{bad}");
+        }
+        assert_eq!(branch_name("").unwrap_err().code, "required");
+        assert_eq!(branch_name(&"a".repeat(256)).unwrap_err().code, "too_long");
+        assert!(branch_name(&"a".repeat(255)).is_ok());
+    }
+}

@@ -7,7 +7,9 @@ use anyhow::{Context, bail};
 use axhub_app::Deps;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
 use axhub_aws::DynamoStore;
+use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_http::AppState;
+use axhub_store::Store;
 use jsonwebtoken::Algorithm;
 
 fn env(name: &str) -> Option<String> {
@@ -55,8 +57,129 @@ pub fn auth_config_from_env() -> anyhow::Result<AuthConfig> {
 pub async fn http_state_from_env() -> anyhow::Result<AppState> {
     let table = env("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
     let cursor_secret = env("AXHUB_CURSOR_SECRET").context("AXHUB_CURSOR_SECRET is not set")?;
-    let store = DynamoStore::from_env(&table).await;
-    let deps = Arc::new(Deps::new(Arc::new(store), cursor_secret.as_bytes()));
+    let store: Arc<dyn Store> = Arc::new(DynamoStore::from_env(&table).await);
+    let mut deps = Deps::new(store.clone(), cursor_secret.as_bytes());
+    if let Some(github) = github_from_env(store)? {
+        deps = deps.with_github(github);
+    }
+    let deps = Arc::new(deps);
     let auth = Arc::new(Authenticator::new(auth_config_from_env()?, deps.clone()));
     Ok(AppState { deps, auth })
+}
+
+/// The GitHub App from the environment, or `None` when `AXHUB_GITHUB_APP_ID` is unset (the
+/// GitHub operations then answer 503 `backend_unimplemented`). `AXHUB_GITHUB_APP_SLUG`,
+/// `AXHUB_GITHUB_PRIVATE_KEY` (PEM; `\n` escapes are accepted), `AXHUB_GITHUB_CLIENT_ID`,
+/// `AXHUB_GITHUB_CLIENT_SECRET`, `AXHUB_GITHUB_WEBHOOK_SECRET` and `AXHUB_GITHUB_TOKEN_KEY`
+/// (64 hex characters: the AES-256 key of stored user tokens) are then required;
+/// `AXHUB_GITHUB_API_URL` and `AXHUB_GITHUB_WEB_URL` default to github.com's.
+pub fn github_from_env(store: Arc<dyn Store>) -> anyhow::Result<Option<Arc<GitHubClient>>> {
+    let Some(app_id) = env("AXHUB_GITHUB_APP_ID") else {
+        return Ok(None);
+    };
+    let need =
+        |n: &str| env(n).with_context(|| format!("{n} is required with AXHUB_GITHUB_APP_ID"));
+    let mut config = GitHubConfig::new(
+        app_id,
+        need("AXHUB_GITHUB_APP_SLUG")?,
+        need("AXHUB_GITHUB_PRIVATE_KEY")?.replace("\\n", "\n"),
+    );
+    if let Some(url) = env("AXHUB_GITHUB_API_URL") {
+        config.api_url = url;
+    }
+    if let Some(url) = env("AXHUB_GITHUB_WEB_URL") {
+        config.web_url = url;
+    }
+    config.client_id = need("AXHUB_GITHUB_CLIENT_ID")?;
+    config.client_secret = need("AXHUB_GITHUB_CLIENT_SECRET")?;
+    config.webhook_secret = need("AXHUB_GITHUB_WEBHOOK_SECRET")?;
+    config.token_key = hex::decode(need("AXHUB_GITHUB_TOKEN_KEY")?.trim())
+        .context("AXHUB_GITHUB_TOKEN_KEY must be hex")?;
+    Ok(Some(Arc::new(GitHubClient::new(config, store)?)))
+}
+
+/// What the worker Lambdas (and the HTTP ones that publish or read the cluster) are built
+/// from.
+pub struct Worker {
+    pub deps: Arc<Deps>,
+    pub deploy_queue: Arc<dyn axhub_queue::Queue>,
+}
+
+/// The cluster: EKS (`AXHUB_EKS_CLUSTER`, `AXHUB_EKS_ENDPOINT`, `AXHUB_EKS_CA_DATA`) with a
+/// token signed by the function's role, refreshed before it expires; images under
+/// `AXHUB_REGISTRY`.
+pub async fn cluster_from_env(
+    aws: &aws_config::SdkConfig,
+) -> anyhow::Result<Arc<dyn axhub_app::cluster::Cluster>> {
+    let name = env("AXHUB_EKS_CLUSTER").context("AXHUB_EKS_CLUSTER is not set")?;
+    let endpoint = env("AXHUB_EKS_ENDPOINT").context("AXHUB_EKS_ENDPOINT is not set")?;
+    let ca = env("AXHUB_EKS_CA_DATA").context("AXHUB_EKS_CA_DATA is not set")?;
+    let region = aws
+        .region()
+        .map(|r| r.to_string())
+        .context("no AWS region configured")?;
+    let credentials = aws
+        .credentials_provider()
+        .context("no AWS credentials provider")?;
+    let source = axhub_kube::EksTokenSource {
+        cluster_name: name,
+        region,
+        credentials,
+    };
+    let config = axhub_kube::eks_config(&endpoint, &ca)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let client =
+        axhub_kube::client_with_token_source(config, source).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cluster_config = axhub_kube::KubeClusterConfig {
+        registry: env("AXHUB_REGISTRY").context("AXHUB_REGISTRY is not set")?,
+        ..Default::default()
+    };
+    Ok(Arc::new(axhub_kube::KubeCluster::new(
+        client,
+        cluster_config,
+    )))
+}
+
+/// Deps with every background port: DynamoDB, the deploy queue (`AXHUB_DEPLOY_QUEUE_URL`),
+/// EventBridge (`AXHUB_EVENT_BUS`) behind the outbox publisher, and the cluster.
+pub async fn worker_from_env() -> anyhow::Result<Worker> {
+    let table = env("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
+    let cursor_secret = env("AXHUB_CURSOR_SECRET").context("AXHUB_CURSOR_SECRET is not set")?;
+    let queue_url = env("AXHUB_DEPLOY_QUEUE_URL").context("AXHUB_DEPLOY_QUEUE_URL is not set")?;
+    let bus = env("AXHUB_EVENT_BUS").context("AXHUB_EVENT_BUS is not set")?;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table);
+    let queue: Arc<dyn axhub_queue::Queue> = Arc::new(axhub_aws::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&aws),
+        queue_url,
+    ));
+    let events = Arc::new(axhub_aws::EventBridgeSink::new(
+        aws_sdk_eventbridge::Client::new(&aws),
+        bus,
+    ));
+    let publisher = axhub_runtime::RoutingPublisher::new(events)
+        .queue(axhub_app::pipeline::DEPLOY_QUEUE, queue.clone());
+    let mut pipeline = axhub_app::pipeline::PipelineConfig::default();
+    if let Some(r) = env("AXHUB_REGISTRY") {
+        pipeline.registry = r;
+    }
+    let deps = Deps::new(Arc::new(store), cursor_secret.as_bytes())
+        .with_publisher(Arc::new(publisher))
+        .with_cluster(cluster_from_env(&aws).await?)
+        .with_pipeline(pipeline);
+    Ok(Worker {
+        deps: Arc::new(deps),
+        deploy_queue: queue,
+    })
+}
+
+/// Deps with the store only (functions that neither publish nor touch the cluster).
+pub async fn store_deps_from_env() -> anyhow::Result<Deps> {
+    let table = env("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
+    let cursor_secret = env("AXHUB_CURSOR_SECRET").context("AXHUB_CURSOR_SECRET is not set")?;
+    let store = DynamoStore::from_env(&table).await;
+    Ok(Deps::new(Arc::new(store), cursor_secret.as_bytes()))
 }

@@ -1,5 +1,8 @@
-//! Embedded adapters for `axhub-local` and tests: the state store on one SQLite file (WAL).
+//! Embedded adapters for `axhub-local` and tests: the state store and the job queues on one
+//! SQLite file (WAL).
 
+mod queue;
 mod store;
 
+pub use queue::SqliteQueue;
 pub use store::SqliteStore;

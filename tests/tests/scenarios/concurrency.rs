@@ -105,3 +105,23 @@ async fn the_deployment_flow_on_dynamodb() {
         .await;
     assert_eq!(hist.body["items"][0]["status"], "cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_pipeline_runs_on_dynamodb_too() {
+    let s = stack_on(dynamo_store().await, StackOptions::default()).await;
+    let w = s.app.world.clone();
+    let r = s.app.deploy(w.app, &w.owner, SHA).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let did = r.body["id"].as_str().unwrap().to_owned();
+    let d = s
+        .wait_for(w.app, &did, |b| {
+            matches!(
+                b["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            )
+        })
+        .await;
+    assert_eq!(d["status"], "succeeded", "{d}");
+    assert_eq!(d["release_version"], "v1");
+    assert_eq!(s.events_of(&did).len(), 6);
+}

@@ -97,3 +97,80 @@ async fn api_gateway_events_drive_the_router() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["status"], "cancelled");
 }
+
+fn sqs_event(records: &[(&str, &str)]) -> aws_lambda_events::sqs::SqsEvent {
+    let records: Vec<serde_json::Value> = records
+        .iter()
+        .map(|(id, body)| {
+            serde_json::json!({
+                "messageId": id,
+                "receiptHandle": format!("AQEB{id}"),
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795000000000",
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": "1795000000001"
+                },
+                "messageAttributes": {},
+                "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:axhub-deploy",
+                "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).expect("SQS event")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_deploy_worker_reports_only_failed_records() {
+    let s = stack(StackOptions {
+        with_worker: false,
+        ..Default::default()
+    })
+    .await;
+    let w = s.app.world.clone();
+    let r = s.app.deploy(w.app, &w.owner, SHA).await;
+    let did = r.body["id"].as_str().unwrap().to_owned();
+    // The job the trigger enqueued, as SQS hands it to the Lambda, next to a poison record.
+    let msgs = s
+        .queue
+        .receive(
+            1,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    let good = msgs[0].body.clone();
+    s.queue.ack(&msgs[0].receipt).await.unwrap();
+    let event = sqs_event(&[("m-good", &good), ("m-bad", "not json")]);
+    let resp = deploy_worker_fn::handle(&s.app.deps, s.queue.as_ref(), event).await;
+    let failed: Vec<_> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, vec!["m-bad".to_string()]);
+    // The good record moved the deployment on and enqueued its follow-up.
+    let d = axhub_app::repo::get_deployment(&s.app.deps, uuid::Uuid::parse_str(&did).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status, axhub_domain::DeploymentStatus::Building);
+    let follow = s
+        .queue
+        .receive(
+            1,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(follow.len(), 1);
+    assert!(follow[0].body.contains(&did));
+    // The response serializes as Lambda expects.
+    let json = serde_json::to_value(&resp).unwrap();
+    assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "m-bad");
+}

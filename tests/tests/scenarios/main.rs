@@ -6,5 +6,8 @@ mod access;
 mod auth;
 mod concurrency;
 mod deployments;
+mod github;
+mod ingest;
 mod lambda_events;
 mod listing_cost;
+mod pipeline;

@@ -1,0 +1,19 @@
+//! The `deploy-worker` Lambda: SQS batches of pipeline jobs.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    axhub_lambda::init_tracing();
+    let worker = axhub_lambda::worker_from_env().await?;
+    let worker = &worker;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
+            Ok::<_, lambda_runtime::Error>(
+                deploy_worker_fn::handle(&worker.deps, worker.deploy_queue.as_ref(), event.payload)
+                    .await,
+            )
+        },
+    ))
+    .await
+}

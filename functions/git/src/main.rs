@@ -1,0 +1,8 @@
+//! The `git` Lambda: the GitHub connection endpoint group under API Gateway (HTTP API).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    axhub_lambda::init_tracing();
+    let state = axhub_lambda::http_state_from_env().await?;
+    lambda_http::run(git_fn::router(state)).await
+}

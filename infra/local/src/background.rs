@@ -1,0 +1,73 @@
+//! axhub-local's background work: the deploy queue on SQLite, the simulated cluster, the
+//! in-process event bus, and the worker and maintenance loops that the Lambdas run in AWS.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axhub_app::Deps;
+use axhub_app::pipeline::{DEPLOY_QUEUE, PipelineConfig};
+use axhub_queue::Queue;
+use axhub_runtime::{LocalBus, RoutingPublisher};
+use axhub_simcluster::{SimCluster, SimConfig};
+use axhub_sqlite::SqliteQueue;
+use tokio::sync::watch;
+
+/// Deliveries of a job before it is dead-lettered.
+pub const MAX_RECEIVES: u32 = 5;
+
+pub struct Background {
+    pub queue: Arc<dyn Queue>,
+    pub bus: Arc<LocalBus>,
+    pub sim: Option<Arc<SimCluster>>,
+}
+
+/// Adds the background ports to `deps`: publisher (queue + bus) and cluster.
+pub fn wire(deps: Deps, data_dir: &Path, sim: SimConfig) -> anyhow::Result<(Deps, Background)> {
+    let queue: Arc<dyn Queue> = Arc::new(
+        SqliteQueue::open(&data_dir.join("axhub.db"), DEPLOY_QUEUE, MAX_RECEIVES)
+            .map_err(|e| anyhow::anyhow!("opening the deploy queue: {e}"))?,
+    );
+    let bus = Arc::new(LocalBus::default());
+    let publisher = RoutingPublisher::new(bus.clone()).queue(DEPLOY_QUEUE, queue.clone());
+    let poll = sim
+        .build_time
+        .min(sim.rollout_time)
+        .min(Duration::from_secs(1));
+    let cluster = Arc::new(SimCluster::new(sim));
+    let deps = deps
+        .with_publisher(Arc::new(publisher))
+        .with_cluster(cluster.clone())
+        .with_pipeline(PipelineConfig {
+            poll,
+            ..PipelineConfig::default()
+        });
+    Ok((
+        deps,
+        Background {
+            queue,
+            bus,
+            sim: Some(cluster),
+        },
+    ))
+}
+
+/// Starts the worker and maintenance loops; they stop when `stop` flips to true.
+pub fn spawn(
+    deps: Arc<Deps>,
+    bg: &Background,
+    stop: watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(axhub_runtime::run_worker(
+            deps.clone(),
+            bg.queue.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(axhub_runtime::run_maintenance(
+            deps,
+            Duration::from_secs(5),
+            stop,
+        )),
+    ]
+}

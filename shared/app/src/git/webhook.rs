@@ -1,0 +1,438 @@
+//! GitHub webhooks (`POST /webhooks/github`): a push to a connected branch deploys it; an
+//! uninstalled App or a repository removed from an installation disconnects the apps that
+//! used it. Everything else is acknowledged and ignored.
+//!
+//! Each delivery (`X-GitHub-Delivery`) is claimed with a conditional put before any work and
+//! remembered for [`DELIVERY_TTL_SECONDS`]: a redelivered event does nothing twice. A claim
+//! whose processing failed is released so that a manual redelivery can try again, and every
+//! deployment is created with an idempotency record keyed by the delivery, in the
+//! deployment's own transaction, so even a released claim never deploys a push twice.
+
+use axhub_domain::{Category, Error, GitConnection, TriggerSource, validate};
+use axhub_store::{Cond, Index, Item, Query, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{disconnect_ops, github};
+use crate::deployments::{self, Trigger};
+use crate::idempotency::IdempotencyKey;
+use crate::outbox::Outbox;
+use crate::repo::{self, from_item};
+use crate::{Deps, keys, store_error};
+
+/// How long a delivery id is remembered.
+pub const DELIVERY_TTL_SECONDS: i64 = 7 * 24 * 3600;
+/// How long a claim lasts while its delivery is processed (longer than any request).
+const CLAIM_SECONDS: i64 = 120;
+/// At most this many pages of connections are read for one repository or installation.
+const MAX_PAGES: usize = 10;
+
+/// One delivery as GitHub sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// `X-GitHub-Event`.
+    pub event: Option<&'a str>,
+    /// `X-GitHub-Delivery`.
+    pub delivery_id: Option<&'a str>,
+    /// `X-Hub-Signature-256`.
+    pub signature: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// An app a push did not deploy, and why (`in_progress`, or the 412 precondition's code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SkippedApp {
+    pub app_id: Uuid,
+    pub code: String,
+    pub message: String,
+}
+
+/// What a delivery did; also what is remembered of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WebhookOutcome {
+    pub delivery_id: String,
+    pub event: String,
+    /// `deployed`, `skipped`, `disconnected`, `ignored`, or `duplicate` for a redelivery.
+    pub outcome: String,
+    /// Why nothing happened, for `ignored` and `duplicate`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Deployments started (trigger_source `webhook`).
+    #[serde(default)]
+    pub deployments: Vec<Uuid>,
+    #[serde(default)]
+    pub skipped: Vec<SkippedApp>,
+    /// Apps whose connection was removed.
+    #[serde(default)]
+    pub disconnected: Vec<Uuid>,
+}
+
+impl WebhookOutcome {
+    fn ignored(reason: impl Into<String>) -> Self {
+        Self {
+            outcome: "ignored".into(),
+            reason: reason.into(),
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Named {
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct Installation {
+    id: i64,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct PushEvent {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    after: String,
+    #[serde(default)]
+    deleted: bool,
+    repository: Named,
+    #[serde(default)]
+    installation: Option<Installation>,
+    #[serde(default)]
+    sender: Option<Login>,
+}
+
+#[derive(Deserialize)]
+struct InstallationEvent {
+    action: String,
+    installation: Installation,
+}
+
+#[derive(Deserialize)]
+struct InstallationRepositoriesEvent {
+    action: String,
+    installation: Installation,
+    #[serde(default)]
+    repositories_removed: Vec<Named>,
+}
+
+fn invalid_signature() -> Error {
+    Error::unauthenticated(
+        "invalid_signature",
+        "X-Hub-Signature-256 is missing or does not match the webhook secret",
+    )
+}
+
+/// Verifies, deduplicates and acts on one delivery.
+pub async fn receive(deps: &Deps, d: Delivery<'_>) -> Result<WebhookOutcome, Error> {
+    let gh = github(deps)?;
+    if !gh.verify_webhook(d.body, d.signature) {
+        return Err(invalid_signature());
+    }
+    let delivery_id = d.delivery_id.map(str::trim).unwrap_or_default();
+    if delivery_id.is_empty()
+        || delivery_id.len() > 200
+        || !delivery_id.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(Error::field(
+            "X-GitHub-Delivery",
+            "invalid_format",
+            "must be GitHub's delivery id",
+        ));
+    }
+    let event = d.event.map(str::trim).unwrap_or_default().to_owned();
+    let key = keys::github_delivery(delivery_id);
+    let now = deps.now().unix_timestamp();
+    let mut claim = Item::new();
+    claim.insert("pk".into(), json!(key.pk));
+    claim.insert("sk".into(), json!(key.sk));
+    claim.insert("event".into(), json!(event));
+    claim.insert("state".into(), json!("processing"));
+    claim.insert("ttl".into(), json!(now + CLAIM_SECONDS));
+    match deps
+        .store
+        .put(claim, Some(Cond::absent_or_expired(now)))
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => {
+            let first = deps.store.get(&key).await.map_err(store_error)?;
+            let reason = match first
+                .as_ref()
+                .and_then(|i| i.get("outcome"))
+                .and_then(|o| o.get("outcome"))
+                .and_then(Value::as_str)
+            {
+                Some(o) => format!("delivery already processed: {o}"),
+                None => "delivery is being processed".to_owned(),
+            };
+            tracing::info!(delivery_id, event = %event, "duplicate webhook delivery");
+            return Ok(WebhookOutcome {
+                delivery_id: delivery_id.to_owned(),
+                event,
+                outcome: "duplicate".into(),
+                reason,
+                ..WebhookOutcome::default()
+            });
+        }
+        Err(e) => return Err(store_error(e)),
+    }
+    let result = dispatch(deps, &event, delivery_id, d.body).await;
+    match result {
+        Ok(mut outcome) => {
+            outcome.delivery_id = delivery_id.to_owned();
+            outcome.event = event.clone();
+            let mut item = Item::new();
+            item.insert("pk".into(), json!(key.pk));
+            item.insert("sk".into(), json!(key.sk));
+            item.insert("event".into(), json!(event));
+            item.insert("state".into(), json!("done"));
+            item.insert(
+                "outcome".into(),
+                serde_json::to_value(&outcome).unwrap_or(Value::Null),
+            );
+            item.insert("ttl".into(), json!(now + DELIVERY_TTL_SECONDS));
+            if let Err(e) = deps.store.put(item, None).await {
+                // The work is done and idempotent; the claim still guards for a while.
+                tracing::warn!(delivery_id, error = %e, "could not record the webhook delivery");
+            }
+            tracing::info!(delivery_id, event = %outcome.event, outcome = %outcome.outcome, "webhook processed");
+            Ok(outcome)
+        }
+        Err(e) => {
+            // Let a redelivery try again; deployments it made are guarded by idempotency.
+            if let Err(release) = deps
+                .store
+                .delete(&key, Some(Cond::eq("state", "processing")))
+                .await
+            {
+                tracing::warn!(delivery_id, error = %release, "could not release a webhook claim");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(body)
+        .map_err(|e| Error::bad_request(format!("the webhook payload is not understood: {e}")))
+}
+
+async fn dispatch(
+    deps: &Deps,
+    event: &str,
+    delivery_id: &str,
+    body: &[u8],
+) -> Result<WebhookOutcome, Error> {
+    match event {
+        "push" => push(deps, delivery_id, parse(body)?).await,
+        "installation" => {
+            let e: InstallationEvent = parse(body)?;
+            if e.action != "deleted" {
+                return Ok(WebhookOutcome::ignored(format!(
+                    "installation {} is not acted on",
+                    e.action
+                )));
+            }
+            let found = connections(
+                deps,
+                Index::Gsi2,
+                keys::installation_connections_gsi(e.installation.id),
+            )
+            .await?;
+            disconnect_all(deps, found, "installation_deleted").await
+        }
+        "installation_repositories" => {
+            let e: InstallationRepositoriesEvent = parse(body)?;
+            if e.action != "removed" {
+                return Ok(WebhookOutcome::ignored(format!(
+                    "installation_repositories {} is not acted on",
+                    e.action
+                )));
+            }
+            let mut found = Vec::new();
+            for r in &e.repositories_removed {
+                found.extend(
+                    connections(deps, Index::Gsi1, keys::repo_connections_gsi(&r.full_name))
+                        .await?
+                        .into_iter()
+                        .filter(|g| g.installation_id == e.installation.id),
+                );
+            }
+            disconnect_all(deps, found, "repository_removed").await
+        }
+        "" => Err(Error::field(
+            "X-GitHub-Event",
+            "required",
+            "must name the event",
+        )),
+        other => Ok(WebhookOutcome::ignored(format!(
+            "{other} events are not acted on"
+        ))),
+    }
+}
+
+/// The connections under one lookup key (a repository or an installation): keyed queries,
+/// never a scan.
+async fn connections(deps: &Deps, index: Index, pk: String) -> Result<Vec<GitConnection>, Error> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for _ in 0..MAX_PAGES {
+        let page = deps
+            .store
+            .query(Query::new(index, pk.clone()).limit(100).start_after(start))
+            .await
+            .map_err(store_error)?;
+        for item in page.items {
+            out.push(from_item::<GitConnection>(item)?);
+        }
+        match page.last_key {
+            Some(k) => start = Some(k),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+async fn disconnect_all(
+    deps: &Deps,
+    found: Vec<GitConnection>,
+    reason: &str,
+) -> Result<WebhookOutcome, Error> {
+    if found.is_empty() {
+        return Ok(WebhookOutcome::ignored("no app is connected through it"));
+    }
+    let mut disconnected = Vec::new();
+    for g in found {
+        let tenant = match repo::load_app(deps, g.app_id).await? {
+            Some(ctx) => ctx.app.tenant_id,
+            None => Uuid::nil(),
+        };
+        let mut outbox = Outbox::new();
+        let ops = disconnect_ops(deps, &mut outbox, tenant, &g, reason, "github")?;
+        match deps.store.transact(ops).await {
+            Ok(()) => {
+                tracing::info!(app_id = %g.app_id, reason, "git disconnected by GitHub");
+                outbox.publish(deps).await;
+                disconnected.push(g.app_id);
+            }
+            // Reconnected elsewhere or already gone meanwhile: leave it.
+            Err(StoreError::TransactionCancelled { .. }) => {}
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Ok(WebhookOutcome {
+        outcome: "disconnected".into(),
+        disconnected,
+        ..WebhookOutcome::default()
+    })
+}
+
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+async fn push(deps: &Deps, delivery_id: &str, e: PushEvent) -> Result<WebhookOutcome, Error> {
+    let Some(branch) = e.git_ref.strip_prefix("refs/heads/") else {
+        return Ok(WebhookOutcome::ignored(format!(
+            "{} is not a branch",
+            e.git_ref
+        )));
+    };
+    if e.deleted || e.after == ZERO_SHA {
+        return Ok(WebhookOutcome::ignored(format!(
+            "branch {branch} was deleted"
+        )));
+    }
+    let sha = validate::commit_sha(&e.after)?;
+    let found: Vec<GitConnection> = connections(
+        deps,
+        Index::Gsi1,
+        keys::repo_connections_gsi(&e.repository.full_name),
+    )
+    .await?
+    .into_iter()
+    .filter(|g| {
+        g.branch == branch
+            && e.installation
+                .as_ref()
+                .is_none_or(|i| i.id == g.installation_id)
+    })
+    .collect();
+    if found.is_empty() {
+        return Ok(WebhookOutcome::ignored(format!(
+            "no app deploys {}@{branch}",
+            e.repository.full_name
+        )));
+    }
+    let by = match &e.sender {
+        Some(s) => format!("github:{}", s.login),
+        None => "github".to_owned(),
+    };
+    let mut outcome = WebhookOutcome::default();
+    for g in found {
+        let app_id = g.app_id;
+        let skip = |code: &str, message: String| SkippedApp {
+            app_id,
+            code: code.to_owned(),
+            message,
+        };
+        // Read the app afresh: the connection may have moved since the index was read.
+        let Some(ctx) = repo::load_app(deps, app_id).await? else {
+            outcome
+                .skipped
+                .push(skip("not_found", "the app no longer exists".into()));
+            continue;
+        };
+        if ctx.git.as_ref() != Some(&g) {
+            outcome.skipped.push(skip(
+                "connection_changed",
+                "the app's git connection changed".into(),
+            ));
+            continue;
+        }
+        let idem = IdempotencyKey::parse(
+            delivery_id,
+            "github-webhook",
+            &format!("webhook:{app_id}"),
+            &json!({"commit_sha": sha, "branch": branch}),
+        )?;
+        if let Some(first) = idem.lookup(deps).await? {
+            outcome.deployments.extend(deployment_id(&first.body));
+            continue;
+        }
+        let trigger = Trigger {
+            commit_sha: sha.clone(),
+            source: TriggerSource::Webhook,
+            by: by.clone(),
+            force_rebuild: false,
+        };
+        match deployments::start(deps, ctx, trigger, Some(&idem)).await {
+            Ok(created) => outcome.deployments.extend(deployment_id(&created.body)),
+            Err(err) if err.category == Category::Conflict => {
+                outcome.skipped.push(skip("in_progress", err.message));
+            }
+            Err(err) if err.category == Category::PreconditionFailed => {
+                let code = err.code.clone();
+                outcome.skipped.push(skip(&code, err.message));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    outcome.outcome = if !outcome.deployments.is_empty() {
+        "deployed"
+    } else {
+        "skipped"
+    }
+    .into();
+    Ok(outcome)
+}
+
+fn deployment_id(body: &Value) -> Option<Uuid> {
+    body.get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| Uuid::parse_str(s).ok())
+}

@@ -1,0 +1,146 @@
+//! Events of neighbouring services feed the read model (DESIGN §3): tenants, memberships and
+//! apps belong to them; this service keeps what it needs to authorize and deploy. They arrive
+//! through EventBridge → SQS at least once and in any order, so every write is an upsert that
+//! only moves forward in the source's version (`occurred_at` in milliseconds).
+//!
+//! Contract (documented in docs/events.md): detail-types `TenantUpserted {id, slug}`,
+//! `MembershipUpserted {tenant_id, user_id, role}`, `MembershipRemoved {tenant_id, user_id}`,
+//! `AppUpserted {id, tenant_id, owner_id, slug, subdomain, approved}`, `AppDeleted {id}`,
+//! `ReviewApproved {app_id}`; every detail carries `version` (a number that grows with each
+//! change of that entity, e.g. its update time in ms).
+
+use axhub_domain::{App, Error, Membership, Tenant};
+use axhub_store::{Cond, Item, Key, StoreError, Update};
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::repo::to_item;
+use crate::{Deps, keys, store_error};
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    /// An older or repeated version: nothing to do.
+    Stale,
+    /// A detail-type this service does not follow.
+    Ignored,
+}
+
+const VERSION: &str = "source_version";
+
+fn version(detail: &Value) -> Result<i64, Error> {
+    detail
+        .get("version")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| {
+            Error::field(
+                "version",
+                "required",
+                "every event detail carries a version",
+            )
+        })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(detail: &Value) -> Result<T, Error> {
+    serde_json::from_value(detail.clone())
+        .map_err(|e| Error::bad_request(format!("event detail: {e}")))
+}
+
+/// Writes `item` only if what is stored is older: replays and out-of-order arrivals are no-ops.
+async fn put_newer(deps: &Deps, mut item: Item, v: i64) -> Result<Applied, Error> {
+    item.insert(VERSION.into(), Value::from(v));
+    let cond = Cond::Or(vec![
+        Cond::NotExists,
+        Cond::has_not(VERSION),
+        Cond::lt(VERSION, v),
+    ]);
+    match deps.store.put(item, Some(cond)).await {
+        Ok(()) => Ok(Applied::Applied),
+        Err(StoreError::ConditionFailed) => Ok(Applied::Stale),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Deletion leaves a tombstone with the version, so a late upsert cannot resurrect it.
+async fn tombstone(deps: &Deps, key: Key, v: i64) -> Result<Applied, Error> {
+    let mut item = Item::new();
+    item.insert("pk".into(), Value::String(key.pk));
+    item.insert("sk".into(), Value::String(key.sk));
+    item.insert("deleted".into(), Value::Bool(true));
+    put_newer(deps, item, v).await
+}
+
+#[derive(Deserialize)]
+struct MemberRef {
+    tenant_id: Uuid,
+    user_id: String,
+}
+
+#[derive(Deserialize)]
+struct AppRef {
+    #[serde(alias = "app_id")]
+    id: Uuid,
+}
+
+pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applied, Error> {
+    match detail_type {
+        "TenantUpserted" => {
+            let t: Tenant = parse(detail)?;
+            put_newer(deps, to_item(&keys::tenant(t.id), &t)?, version(detail)?).await
+        }
+        "MembershipUpserted" => {
+            let m: Membership = parse(detail)?;
+            put_newer(
+                deps,
+                to_item(&keys::membership(m.tenant_id, &m.user_id), &m)?,
+                version(detail)?,
+            )
+            .await
+        }
+        "MembershipRemoved" => {
+            let m: MemberRef = parse(detail)?;
+            tombstone(
+                deps,
+                keys::membership(m.tenant_id, &m.user_id),
+                version(detail)?,
+            )
+            .await
+        }
+        "AppUpserted" => {
+            let app: App = parse(detail)?;
+            let mut item = to_item(&keys::app(app.id), &app)?;
+            for own in [
+                "staging_enabled",
+                "production_deployment_id",
+                "staging_deployment_id",
+            ] {
+                item.remove(own);
+            }
+            put_newer(deps, item, version(detail)?).await
+        }
+        "AppDeleted" => {
+            let a: AppRef = parse(detail)?;
+            tombstone(deps, keys::app(a.id), version(detail)?).await
+        }
+        "ReviewApproved" => {
+            let a: AppRef = parse(detail)?;
+            // Approval only ever turns on; it rides on the app item without a version race.
+            match deps
+                .store
+                .update(
+                    &keys::app(a.id),
+                    Update::new().set("approved", true),
+                    Some(Cond::Exists),
+                )
+                .await
+            {
+                Ok(_) => Ok(Applied::Applied),
+                Err(StoreError::ConditionFailed) => Ok(Applied::Stale),
+                Err(e) => Err(store_error(e)),
+            }
+        }
+        _ => Ok(Applied::Ignored),
+    }
+}

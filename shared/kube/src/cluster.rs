@@ -1,0 +1,298 @@
+//! [`KubeCluster`]: the cluster port on a Kubernetes API server.
+
+use async_trait::async_trait;
+use axhub_app::cluster::{BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload};
+use axhub_domain::diagnosis::ServiceFacts;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Event, Namespace, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::{Client, Resource};
+
+use crate::config::KubeClusterConfig;
+use crate::error::{cluster_error, is_status};
+use crate::{facts, objects, status};
+
+/// Lines of a crashed container's previous log read for diagnosis.
+pub const LOG_TAIL_LINES: i64 = 50;
+/// And at most this many bytes of them (a single line can be huge).
+pub const LOG_TAIL_BYTES: i64 = 64 * 1024;
+
+/// The cluster port on Kubernetes.
+///
+/// Builds are kaniko Jobs in the build namespace; workloads are server-side applied
+/// (field manager `axhub-deploy`, forced: the platform owns these objects).
+///
+/// `image_exists` has no registry to ask here (the registry adapter does that): it answers
+/// from the build Jobs, true when a Job that built exactly this image URI succeeded and is
+/// still there (`ttlSecondsAfterFinished`, a day by default). That is never a false yes for an
+/// image this platform built, unless the registry dropped it since; after the TTL it is a false
+/// no, which costs a rebuild, not a broken deploy.
+pub struct KubeCluster {
+    client: Client,
+    config: KubeClusterConfig,
+}
+
+impl KubeCluster {
+    pub fn new(client: Client, config: KubeClusterConfig) -> Self {
+        Self { client, config }
+    }
+
+    pub fn config(&self) -> &KubeClusterConfig {
+        &self.config
+    }
+
+    fn jobs(&self) -> Api<Job> {
+        Api::namespaced(self.client.clone(), &self.config.build_namespace)
+    }
+
+    fn namespaced<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Starts the build, cloning with `clone_token` when given (private repositories).
+    ///
+    /// The port's `BuildRequest` has no token yet, so `Cluster::start_build` passes none and
+    /// kaniko clones anonymously. With a token the Secret `git-token-{deployment}` is applied
+    /// first, so the pod finds it when it starts, then the Job, then the Secret again with an
+    /// ownerReference to the Job so that it is deleted with it (cancel, TTL).
+    pub async fn start_build_with_token(
+        &self,
+        build: &BuildRequest,
+        clone_token: Option<&str>,
+    ) -> Result<(), ClusterError> {
+        objects::validate_build(&self.config, build)?;
+        let job = objects::build_job(&self.config, build);
+        let name = objects::build_job_name(build.deployment_id);
+        if let Some(token) = clone_token {
+            self.apply_token_secret(build, token, None).await?;
+        }
+        let created = match self.jobs().create(&PostParams::default(), &job).await {
+            Ok(created) => Some(created),
+            // Started before (a retried step): the first Job goes on.
+            Err(e) if is_status(&e, 409) => None,
+            Err(e) => return Err(cluster_error(&format!("create Job {name}"), e)),
+        };
+        if let Some(token) = clone_token {
+            let job = match created {
+                Some(job) => job,
+                None => self
+                    .jobs()
+                    .get(&name)
+                    .await
+                    .map_err(|e| cluster_error(&format!("get Job {name}"), e))?,
+            };
+            self.apply_token_secret(build, token, objects::job_owner(&job))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_token_secret(
+        &self,
+        build: &BuildRequest,
+        token: &str,
+        owner: Option<OwnerReference>,
+    ) -> Result<(), ClusterError> {
+        let secret = objects::token_secret(&self.config, build, token, owner);
+        let name = objects::token_secret_name(build.deployment_id);
+        let secrets: Api<Secret> = self.namespaced(&self.config.build_namespace);
+        secrets
+            .patch(&name, &apply_params(), &Patch::Apply(&secret))
+            .await
+            .map(|_| ())
+            .map_err(|e| cluster_error(&format!("apply Secret {name}"), e))
+    }
+
+    async fn pods_of(&self, deployment: &Deployment) -> Result<Vec<Pod>, ClusterError> {
+        let namespace = deployment.metadata.namespace.as_deref().unwrap_or_default();
+        let selector = deployment
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .map(objects::selector_string)
+            .unwrap_or_default();
+        if selector.is_empty() {
+            // An empty selector lists every pod of the namespace: not this Deployment's.
+            return Ok(Vec::new());
+        }
+        let pods: Api<Pod> = self.namespaced(namespace);
+        pods.list(&ListParams::default().labels(&selector))
+            .await
+            .map(|list| list.items)
+            .map_err(|e| cluster_error(&format!("list Pods {selector}"), e))
+    }
+
+    async fn get_deployment(
+        &self,
+        workload: &Workload,
+    ) -> Result<Option<Deployment>, ClusterError> {
+        let name = workload.name();
+        let deployments: Api<Deployment> = self.namespaced(&workload.namespace());
+        deployments
+            .get_opt(&name)
+            .await
+            .map_err(|e| cluster_error(&format!("get Deployment {name}"), e))
+    }
+
+    /// The previous run's log tail of a crashed container; empty when there is none or it
+    /// cannot be read (the facts are worth having without it).
+    async fn previous_log(&self, namespace: &str, pod: &str, container: &str) -> Vec<String> {
+        let pods: Api<Pod> = self.namespaced(namespace);
+        let params = LogParams {
+            container: Some(container.to_owned()),
+            previous: true,
+            tail_lines: Some(LOG_TAIL_LINES),
+            limit_bytes: Some(LOG_TAIL_BYTES),
+            ..Default::default()
+        };
+        match pods.logs(pod, &params).await {
+            Ok(text) => text.lines().map(str::to_owned).collect(),
+            Err(e) => {
+                tracing::warn!(pod, container, error = %e, "reading the previous container log failed");
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn apply_params() -> PatchParams {
+    PatchParams::apply(objects::FIELD_MANAGER).force()
+}
+
+#[async_trait]
+impl Cluster for KubeCluster {
+    async fn start_build(&self, build: &BuildRequest) -> Result<(), ClusterError> {
+        self.start_build_with_token(build, None).await
+    }
+
+    async fn build_state(&self, build: &BuildRequest) -> Result<BuildState, ClusterError> {
+        let name = objects::build_job_name(build.deployment_id);
+        match self.jobs().get_opt(&name).await {
+            Ok(Some(job)) => Ok(status::build_state(&job)),
+            // Never started, cancelled, or cleaned up after its TTL: either way no image comes.
+            Ok(None) => Ok(BuildState::Failed {
+                code: "build.not_found".to_owned(),
+                message: format!("the build Job {name} does not exist"),
+            }),
+            Err(e) => Err(cluster_error(&format!("get Job {name}"), e)),
+        }
+    }
+
+    async fn cancel_build(&self, build: &BuildRequest) -> Result<(), ClusterError> {
+        let name = objects::build_job_name(build.deployment_id);
+        // Background: the Job goes now, its pod and token Secret after it (garbage collector).
+        match self.jobs().delete(&name, &DeleteParams::background()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(cluster_error(&format!("delete Job {name}"), e)),
+        }
+    }
+
+    async fn image_exists(&self, image_uri: &str) -> Result<bool, ClusterError> {
+        let selector = format!(
+            "{}={}",
+            objects::LABEL_IMAGE_HASH,
+            objects::image_hash(image_uri)
+        );
+        let jobs = self
+            .jobs()
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| cluster_error(&format!("list Jobs {selector}"), e))?;
+        Ok(jobs.items.iter().any(|job| {
+            // The label is a truncated hash: the annotation confirms the exact URI.
+            let same_image = job
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(objects::ANNOTATION_IMAGE))
+                .is_some_and(|uri| uri == image_uri);
+            same_image && status::build_state(job) == BuildState::Succeeded
+        }))
+    }
+
+    async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError> {
+        objects::validate_image(&self.config, image_uri)?;
+        let namespace = workload.namespace();
+        let name = workload.name();
+        let params = apply_params();
+
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let object = objects::namespace(workload);
+        namespaces
+            .patch(&namespace, &params, &Patch::Apply(&object))
+            .await
+            .map_err(|e| cluster_error(&format!("apply Namespace {namespace}"), e))?;
+
+        let object = objects::deployment(&self.config, workload, image_uri);
+        self.namespaced::<Deployment>(&namespace)
+            .patch(&name, &params, &Patch::Apply(&object))
+            .await
+            .map_err(|e| cluster_error(&format!("apply Deployment {name}"), e))?;
+
+        let object = objects::service(&self.config, workload);
+        self.namespaced::<Service>(&namespace)
+            .patch(&name, &params, &Patch::Apply(&object))
+            .await
+            .map_err(|e| cluster_error(&format!("apply Service {name}"), e))?;
+
+        let object = objects::ingress(&self.config, workload);
+        self.namespaced::<Ingress>(&namespace)
+            .patch(&name, &params, &Patch::Apply(&object))
+            .await
+            .map_err(|e| cluster_error(&format!("apply Ingress {name}"), e))?;
+        Ok(())
+    }
+
+    async fn rollout_state(
+        &self,
+        workload: &Workload,
+        image_uri: &str,
+    ) -> Result<RolloutState, ClusterError> {
+        let Some(deployment) = self.get_deployment(workload).await? else {
+            return Ok(RolloutState::Failed {
+                code: "deploy.not_found".to_owned(),
+                message: format!("the Deployment {} does not exist", workload.name()),
+            });
+        };
+        // Done: no need to look at pods.
+        if status::rollout_complete(&deployment, image_uri) {
+            return Ok(RolloutState::Complete);
+        }
+        let pods = self.pods_of(&deployment).await?;
+        Ok(status::rollout_state(&deployment, &pods, image_uri))
+    }
+
+    async fn facts(&self, workload: &Workload) -> Result<Option<Vec<ServiceFacts>>, ClusterError> {
+        let Some(deployment) = self.get_deployment(workload).await? else {
+            return Ok(None);
+        };
+        let namespace = workload.namespace();
+        let pods = self.pods_of(&deployment).await?;
+        // Warning events of the namespace, narrowed to this Deployment's objects by
+        // `facts::service_facts` (a field selector takes one involvedObject name, not a set).
+        let events: Api<Event> = self.namespaced(&namespace);
+        let events = events
+            .list(&ListParams::default().fields("type=Warning"))
+            .await
+            .map_err(|e| cluster_error(&format!("list Events of {namespace}"), e))?
+            .items;
+        let log_tail = match facts::crashed_container(&pods) {
+            Some((pod, container)) => self.previous_log(&namespace, &pod, &container).await,
+            None => Vec::new(),
+        };
+        Ok(Some(vec![facts::service_facts(
+            &deployment,
+            &pods,
+            &events,
+            log_tail,
+        )]))
+    }
+}

@@ -1,0 +1,76 @@
+//! What the adapter needs to know about the cluster it drives.
+
+/// The settings of [`crate::KubeCluster`]. `Default` gives the production values except the
+/// registry, which has no sensible default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeClusterConfig {
+    /// Registry base the images are pushed under, e.g. `123.dkr.ecr.eu-west-1.amazonaws.com/axhub`.
+    /// Image URIs come with each request; when this is set, builds and deploys of an image
+    /// outside it are refused, so the push credentials and the cluster serve only our images.
+    pub registry: String,
+    /// The kaniko executor image that runs the builds.
+    pub builder_image: String,
+    /// Namespace of the build Jobs (and of the clone-token Secrets).
+    pub build_namespace: String,
+    /// Secret (type `kubernetes.io/dockerconfigjson`) in the build namespace holding the
+    /// registry push credentials; mounted as kaniko's `/kaniko/.docker/config.json`. For ECR it
+    /// can hold `{"credHelpers": {"<registry host>": "ecr-login"}}` and let kaniko's ECR helper
+    /// use the build service account's IAM role, instead of a token that expires in 12 hours.
+    pub push_secret: String,
+    /// Service account of the build pods (the one with the IAM role that may push), or the
+    /// namespace's default.
+    pub build_service_account: Option<String>,
+    /// `spec.ingressClassName` of the workloads' Ingresses.
+    pub ingress_class: String,
+    /// The port the apps listen on (they get it in `PORT` too).
+    pub container_port: i32,
+    /// `activeDeadlineSeconds` of a build Job: the build fails with `build.deadline_exceeded`
+    /// past it.
+    pub build_deadline_seconds: i64,
+    /// `ttlSecondsAfterFinished` of a build Job. Kept long because `image_exists` answers from
+    /// the finished Jobs (see [`crate::KubeCluster`]).
+    pub build_ttl_seconds: i32,
+    /// Resources of an app's container.
+    pub app_resources: Resources,
+    /// Resources of a build's kaniko container.
+    pub build_resources: Resources,
+}
+
+/// Requests and limits of one container, in Kubernetes quantity syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub cpu_request: String,
+    pub memory_request: String,
+    /// No CPU limit on purpose: CPU is compressible, and a limit only throttles a tenant that
+    /// could use idle capacity. Memory is not, so it is limited.
+    pub memory_limit: String,
+}
+
+pub const DEFAULT_BUILDER_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
+pub const DEFAULT_BUILD_NAMESPACE: &str = "axhub-builds";
+
+impl Default for KubeClusterConfig {
+    fn default() -> Self {
+        Self {
+            registry: String::new(),
+            builder_image: DEFAULT_BUILDER_IMAGE.to_owned(),
+            build_namespace: DEFAULT_BUILD_NAMESPACE.to_owned(),
+            push_secret: "registry-push".to_owned(),
+            build_service_account: None,
+            ingress_class: "nginx".to_owned(),
+            container_port: 8080,
+            build_deadline_seconds: 1800,
+            build_ttl_seconds: 86_400,
+            app_resources: Resources {
+                cpu_request: "100m".to_owned(),
+                memory_request: "256Mi".to_owned(),
+                memory_limit: "512Mi".to_owned(),
+            },
+            build_resources: Resources {
+                cpu_request: "1".to_owned(),
+                memory_request: "2Gi".to_owned(),
+                memory_limit: "4Gi".to_owned(),
+            },
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The read model fed by neighbouring services' events, as the events-ingest Lambda receives
+//! them (EventBridge envelopes in SQS records): access follows memberships and apps as they
+//! change, in any order, replays included.
+
+use axhub_tests::*;
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn envelope(detail_type: &str, source: &str, detail: Value) -> String {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": detail_type,
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-11-29T09:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail
+    })
+    .to_string()
+}
+
+fn sqs(bodies: &[(&str, String)]) -> aws_lambda_events::sqs::SqsEvent {
+    let records: Vec<Value> = bodies
+        .iter()
+        .map(|(id, body)| json!({"messageId": id, "receiptHandle": "r", "body": body, "eventSource": "aws:sqs", "awsRegion": "us-east-1"}))
+        .collect();
+    serde_json::from_value(json!({"Records": records})).unwrap()
+}
+
+#[tokio::test]
+async fn memberships_and_apps_follow_their_events_in_any_order() {
+    let t = sqlite_app().await;
+    let w = &t.world;
+    let newcomer = format!("new-{}", uuid::Uuid::new_v4().simple());
+    let list = format!("/api/v1/apps/{}/deployments", w.app);
+    assert_eq!(
+        t.call(Method::GET, &list, Some(&newcomer), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let join = envelope(
+        "MembershipUpserted",
+        "axhub.tenants",
+        json!({"tenant_id": w.tenant, "user_id": newcomer, "role": "tenant_member", "version": 10}),
+    );
+    let leave = envelope(
+        "MembershipRemoved",
+        "axhub.tenants",
+        json!({"tenant_id": w.tenant, "user_id": newcomer, "version": 20}),
+    );
+    let resp = events_ingest_fn::handle(
+        &t.deps,
+        sqs(&[
+            ("1", join.clone()),
+            ("2", "garbage".into()),
+            ("3", envelope("SomethingElse", "x", json!({}))),
+        ]),
+    )
+    .await;
+    let failed: Vec<_> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(
+        failed,
+        vec!["2".to_string()],
+        "only the undecodable record fails"
+    );
+    assert_eq!(
+        t.call(Method::GET, &list, Some(&newcomer), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Removal, then a late replay of the older join: the member stays out.
+    events_ingest_fn::handle(&t.deps, sqs(&[("4", leave), ("5", join)])).await;
+    assert_eq!(
+        t.call(Method::GET, &list, Some(&newcomer), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The app's subdomain removed: triggers answer 412; review approval then needs staging.
+    let app = |v: i64, sub: Value| {
+        envelope(
+            "AppUpserted",
+            "axhub.apps",
+            json!({"id": w.app, "tenant_id": w.tenant, "owner_id": w.owner, "slug": "site", "subdomain": sub, "approved": false, "version": v}),
+        )
+    };
+    events_ingest_fn::handle(&t.deps, sqs(&[("6", app(5, Value::Null))])).await;
+    assert_eq!(
+        t.deploy(w.app, &w.owner, SHA).await.code(),
+        "subdomain_not_configured"
+    );
+    events_ingest_fn::handle(
+        &t.deps,
+        sqs(&[("7", app(6, json!("site"))), ("8", app(4, Value::Null))]),
+    )
+    .await;
+    events_ingest_fn::handle(
+        &t.deps,
+        sqs(&[(
+            "9",
+            envelope(
+                "ReviewApproved",
+                "axhub.review",
+                json!({"app_id": w.app, "version": 7}),
+            ),
+        )]),
+    )
+    .await;
+    assert_eq!(
+        t.deploy(w.app, &w.owner, SHA).await.code(),
+        "staging_required"
+    );
+
+    // A deleted app no longer exists, and a late upsert does not bring it back.
+    events_ingest_fn::handle(
+        &t.deps,
+        sqs(&[
+            (
+                "10",
+                envelope(
+                    "AppDeleted",
+                    "axhub.apps",
+                    json!({"id": w.app, "version": 9}),
+                ),
+            ),
+            ("11", app(8, json!("site"))),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        t.call(Method::GET, &list, Some(&w.owner), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
