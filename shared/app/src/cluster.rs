@@ -33,6 +33,26 @@ impl Workload {
     }
 }
 
+/// A credential that never shows in logs: its Debug output is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildRequest {
     pub deployment_id: Uuid,
@@ -41,6 +61,9 @@ pub struct BuildRequest {
     pub commit_sha: String,
     /// Where the image goes (`{registry}/{tenant}/{app}:{commit}`).
     pub image_uri: String,
+    /// A short-lived token that may clone the repository (the GitHub App's installation
+    /// token); None clones anonymously (public repositories).
+    pub clone_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

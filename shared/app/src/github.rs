@@ -103,6 +103,10 @@ pub trait GitHub: Send + Sync + 'static {
     /// `body` under the webhook secret; compared in constant time.
     fn verify_webhook(&self, body: &[u8], signature: Option<&str>) -> bool;
 
+    /// A short-lived token that may clone the connection's repository (the installation
+    /// access token, valid for an hour); None when the App is no longer installed.
+    async fn clone_token(&self, git: &GitConnection) -> Result<Option<String>, Error>;
+
     /// The commit at the head of the connection's branch, read with the App's installation
     /// token. A missing branch or repository is a 412; GitHub failing is a 502.
     async fn branch_head(&self, git: &GitConnection) -> Result<String, Error>;

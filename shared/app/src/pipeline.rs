@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cluster::{BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload};
+use crate::cluster::{
+    BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Secret, Workload,
+};
 use crate::outbox::Outbox;
 use crate::repo::{self, AppContext};
 use crate::{Deps, directory, keys, store_error};
@@ -339,7 +341,10 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
                 Ok(None)
             }
             DeploymentStatus::Building => {
-                let build = build_request(deps, &ctx, &d, &image).await?;
+                let mut build = build_request(deps, &ctx, &d, &image).await?;
+                if let (Some(github), Some(git)) = (&deps.github, &ctx.git) {
+                    build.clone_token = github.clone_token(git).await?.map(Secret::new);
+                }
                 match building(cluster.as_ref(), &build, d.force_rebuild).await {
                     Ok(BuildState::Running) => return Ok(Next::Again(deps.pipeline.poll)),
                     Ok(BuildState::Succeeded) => {
@@ -447,6 +452,7 @@ async fn build_request(
             .unwrap_or_default(),
         commit_sha: d.commit_sha.clone(),
         image_uri: image.to_owned(),
+        clone_token: None,
     })
 }
 

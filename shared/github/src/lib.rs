@@ -495,6 +495,10 @@ impl GitHub for GitHubClient {
         verify_signature(&self.webhook_secret, body, signature)
     }
 
+    async fn clone_token(&self, git: &GitConnection) -> Result<Option<String>, Error> {
+        self.installation_token(git.installation_id).await
+    }
+
     async fn branch_head(&self, git: &GitConnection) -> Result<String, Error> {
         let Some(token) = self.installation_token(git.installation_id).await? else {
             return Err(Error::precondition(

@@ -169,7 +169,8 @@ fn apply_params() -> PatchParams {
 #[async_trait]
 impl Cluster for KubeCluster {
     async fn start_build(&self, build: &BuildRequest) -> Result<(), ClusterError> {
-        self.start_build_with_token(build, None).await
+        let token = build.clone_token.as_ref().map(|t| t.expose());
+        self.start_build_with_token(build, token).await
     }
 
     async fn build_state(&self, build: &BuildRequest) -> Result<BuildState, ClusterError> {

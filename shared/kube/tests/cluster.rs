@@ -838,3 +838,22 @@ async fn a_broken_connection_is_unavailable() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn the_ports_start_build_passes_the_requests_clone_token_and_never_debug_prints_it() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        let secret = answer(&mut handle, 201, "{}").await;
+        let _job = answer(&mut handle, 201, &fixture("job_active.json")).await;
+        let _owner = answer(&mut handle, 200, "{}").await;
+        secret
+    });
+    let mut build = build_request();
+    build.clone_token = Some(axhub_app::cluster::Secret::new("ghs_token123"));
+    assert!(!format!("{build:?}").contains("ghs_token123"));
+    axhub_app::cluster::Cluster::start_build(&cluster, &build)
+        .await
+        .unwrap();
+    let secret = server.await.unwrap();
+    assert_eq!(secret.json()["data"]["password"], "Z2hzX3Rva2VuMTIz");
+}

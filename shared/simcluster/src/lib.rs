@@ -2,10 +2,10 @@
 //! on demand, so the whole pipeline runs on one laptop and in tests.
 //!
 //! Failures are asked for per commit, in code (`SimCluster::script`) or, for people trying
-//! axhub-local, by the commit id's first characters:
-//! `fa11b…` the build fails, `fa11p…` the push loses the image, `fa11d…` the rollout misses
-//! its deadline, `c4a5…` the app crash-loops (with hostile output), `1a9…` the image cannot
-//! be pulled. Any other commit succeeds.
+//! axhub-local, by the commit id's first six characters (rare enough never to hit a real or
+//! random commit by accident): `fa11b0…` the build fails, `fa11e0…` the push loses the image,
+//! `fa11d0…` the rollout misses its deadline, `c4a5c0…` the app crash-loops (with hostile
+//! output), `1a9e00…` the image cannot be pulled. Any other commit succeeds.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -30,11 +30,11 @@ pub enum Behaviour {
 impl Behaviour {
     fn for_commit(commit: &str) -> Self {
         match commit {
-            c if c.starts_with("fa11b") => Behaviour::FailBuild,
-            c if c.starts_with("fa11p") => Behaviour::LoseImage,
-            c if c.starts_with("fa11d") => Behaviour::RolloutDeadline,
-            c if c.starts_with("c4a5") => Behaviour::CrashLoop,
-            c if c.starts_with("1a9") => Behaviour::ImagePull,
+            c if c.starts_with("fa11b0") => Behaviour::FailBuild,
+            c if c.starts_with("fa11e0") => Behaviour::LoseImage,
+            c if c.starts_with("fa11d0") => Behaviour::RolloutDeadline,
+            c if c.starts_with("c4a5c0") => Behaviour::CrashLoop,
+            c if c.starts_with("1a9e00") => Behaviour::ImagePull,
             _ => Behaviour::Succeed,
         }
     }

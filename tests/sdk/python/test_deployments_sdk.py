@@ -25,6 +25,9 @@ from conftest import (
     random_sha,
 )
 
+# A deployment in progress: the local worker moves it through these on its own.
+IN_PROGRESS = {"pending", "building", "pushing", "deploying"}
+
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -123,7 +126,7 @@ def test_get_by_id(demo, owner, fresh_deployment):
     got = _get(owner, demo["app_id"], fresh_deployment["id"])
     assert got["id"] == fresh_deployment["id"]
     assert got["commitSha"] == fresh_deployment["commitSha"]
-    assert got["status"] == "pending"
+    assert got["status"] in IN_PROGRESS  # the worker moves it on by itself
     assert got["triggerSource"] == "manual"
     assert got["startedAt"] == fresh_deployment["startedAt"]
 
@@ -151,7 +154,7 @@ def test_list_newest_first_with_total_and_cursor(demo, owner):
         assert seqs == sorted(seqs, reverse=True), seqs
         head = page["items"][0]
         assert head["commitSha"] == newer["commitSha"]
-        assert head["status"] == "pending"
+        assert head["status"] in IN_PROGRESS
         assert page["items"][ids.index(older["id"])]["status"] == "cancelled"
     finally:
         _cancel(owner, app_id, newer["id"])
@@ -184,7 +187,7 @@ def test_list_pages_with_cursor(demo, owner):
 def test_member_may_read(demo, member, fresh_deployment):
     page = _list(member, demo["app_id"])
     assert fresh_deployment["id"] in [item["id"] for item in page["items"]]
-    assert _get(member, demo["app_id"], fresh_deployment["id"])["status"] == "pending"
+    assert _get(member, demo["app_id"], fresh_deployment["id"])["status"] in IN_PROGRESS
 
 
 def test_tenant_feed_lists_deployment(demo, owner, fresh_deployment):
@@ -205,7 +208,7 @@ def test_second_create_conflicts(demo, owner, fresh_deployment):
         _create(owner, demo["app_id"])
     _assert_error(ei.value, 409, "conflict", "conflict")
     # the in-progress deployment is untouched
-    assert _get(owner, demo["app_id"], fresh_deployment["id"])["status"] == "pending"
+    assert _get(owner, demo["app_id"], fresh_deployment["id"])["status"] in IN_PROGRESS
 
 
 def test_cancel_then_get_and_cancel_again(demo, owner, fresh_deployment):
@@ -276,8 +279,8 @@ def test_outsider_sees_nothing(demo, outsider, owner, fresh_deployment):
             call()
         assert ei.value.status == 404, (name, vars(ei.value))
         _assert_error(ei.value, 404, "not_found", "not_found")
-    # the outsider's cancel did nothing
-    assert _get(owner, app_id, did)["status"] == "pending"
+    # the outsider's cancel did nothing (the worker may have moved it on meanwhile)
+    assert _get(owner, app_id, did)["status"] != "cancelled"
 
 
 def test_anonymous_is_401(demo):

@@ -110,7 +110,7 @@ async fn a_cancel_during_building_stops_the_worker_at_the_next_boundary() {
 async fn a_failing_build_ends_failed_with_a_reason_naming_the_stage() {
     let s = stack(StackOptions::default()).await;
     let w = s.app.world.clone();
-    let commit = format!("fa11b{}", &SHA[5..]);
+    let commit = format!("fa11b0{}", &SHA[6..]);
     let r = s.app.deploy(w.app, &w.owner, &commit).await;
     let d = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(d["status"], "failed");
@@ -136,7 +136,7 @@ async fn a_failing_rollout_names_the_deploy_stage() {
     let w = s.app.world.clone();
     let r = s
         .app
-        .deploy(w.app, &w.owner, &format!("c4a5{}", &SHA[4..]))
+        .deploy(w.app, &w.owner, &format!("c4a5c0{}", &SHA[6..]))
         .await;
     let d = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(d["status"], "failed");
@@ -470,7 +470,7 @@ async fn diagnosis_separates_platform_reasons_from_app_output() {
 
     let r = s
         .app
-        .deploy(w.app, &w.owner, &format!("c4a5{}", &SHA[4..]))
+        .deploy(w.app, &w.owner, &format!("c4a5c0{}", &SHA[6..]))
         .await;
     s.wait_for(w.app, &did(&r), terminal).await;
     let d = s.app.call(Method::GET, &uri, Some(&w.admin), None).await;
@@ -541,5 +541,39 @@ async fn the_simulated_cluster_emits_build_and_runtime_log_lines() {
     assert!(
         lines.iter().any(|l| l.starts_with("app: listening")),
         "{lines:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_image_of_the_same_commit_is_reused_unless_a_rebuild_is_forced() {
+    let s = stack(StackOptions::default()).await;
+    let w = s.app.world.clone();
+    let first = s.app.deploy(w.app, &w.owner, SHA).await;
+    s.wait_for(w.app, &did(&first), terminal).await;
+    assert_eq!(s.sim.builds_started().len(), 1);
+    let again = s.app.deploy(w.app, &w.owner, SHA).await;
+    let d = s.wait_for(w.app, &did(&again), terminal).await;
+    assert_eq!(d["status"], "succeeded");
+    assert_eq!(
+        s.sim.builds_started().len(),
+        1,
+        "the image was reused, not rebuilt"
+    );
+    let forced = s
+        .app
+        .call(
+            Method::POST,
+            &format!("/api/v1/apps/{}/deployments", w.app),
+            Some(&w.owner),
+            Some(serde_json::json!({"commit_sha": SHA, "force_rebuild": true})),
+        )
+        .await;
+    let d = s.wait_for(w.app, &did(&forced), terminal).await;
+    assert_eq!(d["status"], "succeeded");
+    assert_eq!(d["force_rebuild"], true);
+    assert_eq!(
+        s.sim.builds_started().len(),
+        2,
+        "force_rebuild builds again"
     );
 }

@@ -88,6 +88,7 @@ pub fn build_request() -> BuildRequest {
         repo_full_name: "acme/web".to_owned(),
         commit_sha: COMMIT.to_owned(),
         image_uri: IMAGE.to_owned(),
+        clone_token: None,
     }
 }
 
