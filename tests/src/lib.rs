@@ -85,9 +85,9 @@ pub async fn dynamo_store() -> Arc<dyn Store> {
     Arc::new(s)
 }
 
-pub async fn app_on(store: Arc<dyn Store>) -> TestApp {
-    let deps = Arc::new(Deps::new(store, b"cursor-secret"));
-    let auth = Arc::new(Authenticator::new(
+/// The authenticator of every test app: HS256 tokens signed with `SECRET`.
+pub fn test_auth(deps: &Arc<Deps>) -> Arc<Authenticator> {
+    Arc::new(Authenticator::new(
         AuthConfig {
             keys: JwtKeys::Hs256 {
                 secret: SECRET.to_vec(),
@@ -96,7 +96,12 @@ pub async fn app_on(store: Arc<dyn Store>) -> TestApp {
             audience: None,
         },
         deps.clone(),
-    ));
+    ))
+}
+
+pub async fn app_on(store: Arc<dyn Store>) -> TestApp {
+    let deps = Arc::new(Deps::new(store, b"cursor-secret"));
+    let auth = test_auth(&deps);
     let world = seed(&deps).await;
     let router = deployments_fn::router(AppState {
         deps: deps.clone(),
@@ -448,16 +453,7 @@ pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
         ));
     }
     let deps = Arc::new(deps);
-    let auth = Arc::new(Authenticator::new(
-        AuthConfig {
-            keys: JwtKeys::Hs256 {
-                secret: SECRET.to_vec(),
-            },
-            issuer: None,
-            audience: None,
-        },
-        deps.clone(),
-    ));
+    let auth = test_auth(&deps);
     let world = seed(&deps).await;
     let router = deployments_fn::router(AppState {
         deps: deps.clone(),

@@ -180,7 +180,6 @@ async fn commit(
     } else {
         ops.push(outbox.event(crate::deployments::finished_event(new))?);
     }
-    let slot_index = ops.len();
     if new.status.is_terminal() {
         let mut update = Update::new();
         let mut conds = Vec::new();
@@ -215,7 +214,6 @@ async fn commit(
         }
         Err(StoreError::TransactionCancelled { failed }) => {
             tracing::debug!(deployment_id = %new.id, ?failed, "transition lost a race");
-            let _ = slot_index;
             Ok(false)
         }
         Err(StoreError::Conflict) => Ok(false),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Delete,
@@ -29,6 +29,8 @@ use axhub_store::{
     is_expired, now_epoch, validate_transaction,
 };
 use serde_json::{Number, Value};
+
+use crate::sdk::Failure;
 
 type AttrMap = HashMap<String, AttributeValue>;
 
@@ -451,25 +453,14 @@ fn sdk_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let mapped = match &err {
-        SdkError::ServiceError(_) => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            service_error(op, err.code(), err.message(), status)
-        }
-        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("{op}: timed out")),
-        SdkError::DispatchFailure(_) => {
-            StoreError::Unavailable(format!("{op}: {}", DisplayErrorContext(&err)))
-        }
-        SdkError::ResponseError(_) => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            let text = format!("{op}: unreadable response: {}", DisplayErrorContext(&err));
-            if status.is_some_and(|s| s >= 500) {
-                StoreError::Unavailable(text)
-            } else {
-                StoreError::Backend(text)
-            }
-        }
-        _ => StoreError::Backend(format!("{op}: {}", DisplayErrorContext(&err))),
+    let mapped = match crate::sdk::classify(op, &err) {
+        Failure::Service {
+            code,
+            message,
+            status,
+        } => service_error(op, code, message, status),
+        Failure::Unavailable(text) => StoreError::Unavailable(text),
+        Failure::Backend(text) => StoreError::Backend(text),
     };
     tracing::debug!(op, error = %mapped, "DynamoDB call failed");
     mapped

@@ -4,6 +4,7 @@
 
 pub mod dynamodb;
 pub mod eventbridge;
+mod sdk;
 pub mod sqs;
 
 pub use dynamodb::DynamoStore;

@@ -24,13 +24,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::http::HttpResponse;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use axhub_queue::{
     Message, Queue, QueueError, check_dead_letters_max, check_max_receives, normalize_receive,
     normalize_release, normalize_send,
 };
 use tokio::sync::OnceCell;
+
+use crate::sdk::Failure;
 
 /// How long a long-poll response may take to reach us after SQS hid its messages.
 const LATENCY_ALLOWANCE: Duration = Duration::from_millis(500);
@@ -409,25 +411,14 @@ fn sqs_error<E>(op: &str, err: SdkError<E, HttpResponse>) -> QueueError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let mapped = match &err {
-        SdkError::ServiceError(_) => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            service_error(op, err.code(), err.message(), status)
-        }
-        SdkError::TimeoutError(_) => QueueError::Unavailable(format!("{op}: timed out")),
-        SdkError::DispatchFailure(_) => {
-            QueueError::Unavailable(format!("{op}: {}", DisplayErrorContext(&err)))
-        }
-        SdkError::ResponseError(_) => {
-            let status = err.raw_response().map(|r| r.status().as_u16());
-            let text = format!("{op}: unreadable response: {}", DisplayErrorContext(&err));
-            if status.is_some_and(|s| s >= 500) {
-                QueueError::Unavailable(text)
-            } else {
-                QueueError::Backend(text)
-            }
-        }
-        _ => QueueError::Backend(format!("{op}: {}", DisplayErrorContext(&err))),
+    let mapped = match crate::sdk::classify(op, &err) {
+        Failure::Service {
+            code,
+            message,
+            status,
+        } => service_error(op, code, message, status),
+        Failure::Unavailable(text) => QueueError::Unavailable(text),
+        Failure::Backend(text) => QueueError::Backend(text),
     };
     tracing::debug!(op, error = %mapped, "SQS call failed");
     mapped

@@ -70,16 +70,7 @@ async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
             .with_github(client.clone())
             .with_clock(clock.clone()),
     );
-    let auth = Arc::new(Authenticator::new(
-        AuthConfig {
-            keys: JwtKeys::Hs256 {
-                secret: SECRET.to_vec(),
-            },
-            issuer: None,
-            audience: None,
-        },
-        deps.clone(),
-    ));
+    let auth = test_auth(&deps);
     let routes = deployments_fn::routes()
         .merge(git_fn::routes())
         .merge(github_webhook_fn::routes());
