@@ -118,7 +118,7 @@ pub async fn sqlite_app() -> TestApp {
     app_on(sqlite_store().await).await
 }
 
-async fn seed(deps: &Deps) -> World {
+pub async fn seed(deps: &Deps) -> World {
     let id = Uuid::now_v7;
     let u = |n: &str| format!("{n}-{}", Uuid::new_v4().simple());
     let w = World {

@@ -12,8 +12,32 @@ use axhub_http::AppState;
 use axhub_store::Store;
 use jsonwebtoken::Algorithm;
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// Where configuration comes from: the process environment in a Lambda (set by
+/// template.yaml), a map in tests. Empty values count as unset.
+#[derive(Clone, Debug, Default)]
+pub enum Vars {
+    #[default]
+    Process,
+    Map(std::collections::HashMap<String, String>),
+}
+
+impl Vars {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Vars::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        let value = match self {
+            Vars::Process => std::env::var(name).ok(),
+            Vars::Map(m) => m.get(name).cloned(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
 }
 
 /// JSON logs for CloudWatch; level from `RUST_LOG` (default info).
@@ -30,10 +54,10 @@ pub fn init_tracing() {
 
 /// Token verification from `AXHUB_JWKS_URL` + `AXHUB_JWT_ALGORITHM` (RS256 | ES256), or
 /// `AXHUB_JWT_SECRET` (HS256); `AXHUB_JWT_ISSUER` and `AXHUB_JWT_AUDIENCE` when set.
-pub fn auth_config_from_env() -> anyhow::Result<AuthConfig> {
-    let keys = match (env("AXHUB_JWKS_URL"), env("AXHUB_JWT_SECRET")) {
+pub fn auth_config_from(vars: &Vars) -> anyhow::Result<AuthConfig> {
+    let keys = match (vars.get("AXHUB_JWKS_URL"), vars.get("AXHUB_JWT_SECRET")) {
         (Some(url), _) => {
-            let algorithm = match env("AXHUB_JWT_ALGORITHM").as_deref() {
+            let algorithm = match vars.get("AXHUB_JWT_ALGORITHM").as_deref() {
                 Some("RS256") | None => Algorithm::RS256,
                 Some("ES256") => Algorithm::ES256,
                 Some(other) => bail!("AXHUB_JWT_ALGORITHM must be RS256 or ES256, not {other}"),
@@ -47,23 +71,17 @@ pub fn auth_config_from_env() -> anyhow::Result<AuthConfig> {
     };
     Ok(AuthConfig {
         keys,
-        issuer: env("AXHUB_JWT_ISSUER"),
-        audience: env("AXHUB_JWT_AUDIENCE"),
+        issuer: vars.get("AXHUB_JWT_ISSUER"),
+        audience: vars.get("AXHUB_JWT_AUDIENCE"),
     })
 }
 
-/// The state every HTTP Lambda serves with: DynamoDB table `AXHUB_TABLE`, cursor secret
-/// `AXHUB_CURSOR_SECRET`.
-pub async fn http_state_from_env() -> anyhow::Result<AppState> {
-    let table = env("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
-    let cursor_secret = env("AXHUB_CURSOR_SECRET").context("AXHUB_CURSOR_SECRET is not set")?;
-    let store: Arc<dyn Store> = Arc::new(DynamoStore::from_env(&table).await);
-    let mut deps = Deps::new(store.clone(), cursor_secret.as_bytes());
-    if let Some(github) = github_from_env(store)? {
-        deps = deps.with_github(github);
-    }
-    let deps = Arc::new(deps);
-    let auth = Arc::new(Authenticator::new(auth_config_from_env()?, deps.clone()));
+/// The state every HTTP Lambda serves with: the same ports as the workers (triggers publish
+/// right after commit, rollback enqueues, diagnosis reads the cluster) plus the
+/// authenticator.
+pub async fn http_state_from(vars: &Vars) -> anyhow::Result<AppState> {
+    let deps = worker_from(vars).await?.deps;
+    let auth = Arc::new(Authenticator::new(auth_config_from(vars)?, deps.clone()));
     Ok(AppState { deps, auth })
 }
 
@@ -73,21 +91,26 @@ pub async fn http_state_from_env() -> anyhow::Result<AppState> {
 /// `AXHUB_GITHUB_CLIENT_SECRET`, `AXHUB_GITHUB_WEBHOOK_SECRET` and `AXHUB_GITHUB_TOKEN_KEY`
 /// (64 hex characters: the AES-256 key of stored user tokens) are then required;
 /// `AXHUB_GITHUB_API_URL` and `AXHUB_GITHUB_WEB_URL` default to github.com's.
-pub fn github_from_env(store: Arc<dyn Store>) -> anyhow::Result<Option<Arc<GitHubClient>>> {
-    let Some(app_id) = env("AXHUB_GITHUB_APP_ID") else {
+pub fn github_from(
+    vars: &Vars,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<Option<Arc<GitHubClient>>> {
+    let Some(app_id) = vars.get("AXHUB_GITHUB_APP_ID") else {
         return Ok(None);
     };
-    let need =
-        |n: &str| env(n).with_context(|| format!("{n} is required with AXHUB_GITHUB_APP_ID"));
+    let need = |n: &str| {
+        vars.get(n)
+            .with_context(|| format!("{n} is required with AXHUB_GITHUB_APP_ID"))
+    };
     let mut config = GitHubConfig::new(
         app_id,
         need("AXHUB_GITHUB_APP_SLUG")?,
         need("AXHUB_GITHUB_PRIVATE_KEY")?.replace("\\n", "\n"),
     );
-    if let Some(url) = env("AXHUB_GITHUB_API_URL") {
+    if let Some(url) = vars.get("AXHUB_GITHUB_API_URL") {
         config.api_url = url;
     }
-    if let Some(url) = env("AXHUB_GITHUB_WEB_URL") {
+    if let Some(url) = vars.get("AXHUB_GITHUB_WEB_URL") {
         config.web_url = url;
     }
     config.client_id = need("AXHUB_GITHUB_CLIENT_ID")?;
@@ -108,12 +131,19 @@ pub struct Worker {
 /// The cluster: EKS (`AXHUB_EKS_CLUSTER`, `AXHUB_EKS_ENDPOINT`, `AXHUB_EKS_CA_DATA`) with a
 /// token signed by the function's role, refreshed before it expires; images under
 /// `AXHUB_REGISTRY`.
-pub async fn cluster_from_env(
+pub async fn cluster_from(
+    vars: &Vars,
     aws: &aws_config::SdkConfig,
 ) -> anyhow::Result<Arc<dyn axhub_app::cluster::Cluster>> {
-    let name = env("AXHUB_EKS_CLUSTER").context("AXHUB_EKS_CLUSTER is not set")?;
-    let endpoint = env("AXHUB_EKS_ENDPOINT").context("AXHUB_EKS_ENDPOINT is not set")?;
-    let ca = env("AXHUB_EKS_CA_DATA").context("AXHUB_EKS_CA_DATA is not set")?;
+    let name = vars
+        .get("AXHUB_EKS_CLUSTER")
+        .context("AXHUB_EKS_CLUSTER is not set")?;
+    let endpoint = vars
+        .get("AXHUB_EKS_ENDPOINT")
+        .context("AXHUB_EKS_ENDPOINT is not set")?;
+    let ca = vars
+        .get("AXHUB_EKS_CA_DATA")
+        .context("AXHUB_EKS_CA_DATA is not set")?;
     let region = aws
         .region()
         .map(|r| r.to_string())
@@ -132,7 +162,9 @@ pub async fn cluster_from_env(
     let client =
         axhub_kube::client_with_token_source(config, source).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cluster_config = axhub_kube::KubeClusterConfig {
-        registry: env("AXHUB_REGISTRY").context("AXHUB_REGISTRY is not set")?,
+        registry: vars
+            .get("AXHUB_REGISTRY")
+            .context("AXHUB_REGISTRY is not set")?,
         ..Default::default()
     };
     Ok(Arc::new(axhub_kube::KubeCluster::new(
@@ -141,13 +173,19 @@ pub async fn cluster_from_env(
     )))
 }
 
-/// Deps with every background port: DynamoDB, the deploy queue (`AXHUB_DEPLOY_QUEUE_URL`),
-/// EventBridge (`AXHUB_EVENT_BUS`) behind the outbox publisher, and the cluster.
-pub async fn worker_from_env() -> anyhow::Result<Worker> {
-    let table = env("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
-    let cursor_secret = env("AXHUB_CURSOR_SECRET").context("AXHUB_CURSOR_SECRET is not set")?;
-    let queue_url = env("AXHUB_DEPLOY_QUEUE_URL").context("AXHUB_DEPLOY_QUEUE_URL is not set")?;
-    let bus = env("AXHUB_EVENT_BUS").context("AXHUB_EVENT_BUS is not set")?;
+/// Deps with every port: DynamoDB, the deploy queue (`AXHUB_DEPLOY_QUEUE_URL`), EventBridge
+/// (`AXHUB_EVENT_BUS`) behind the outbox publisher, the cluster, and GitHub when configured.
+pub async fn worker_from(vars: &Vars) -> anyhow::Result<Worker> {
+    let table = vars.get("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
+    let cursor_secret = vars
+        .get("AXHUB_CURSOR_SECRET")
+        .context("AXHUB_CURSOR_SECRET is not set")?;
+    let queue_url = vars
+        .get("AXHUB_DEPLOY_QUEUE_URL")
+        .context("AXHUB_DEPLOY_QUEUE_URL is not set")?;
+    let bus = vars
+        .get("AXHUB_EVENT_BUS")
+        .context("AXHUB_EVENT_BUS is not set")?;
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
@@ -163,13 +201,18 @@ pub async fn worker_from_env() -> anyhow::Result<Worker> {
     let publisher = axhub_runtime::RoutingPublisher::new(events)
         .queue(axhub_app::pipeline::DEPLOY_QUEUE, queue.clone());
     let mut pipeline = axhub_app::pipeline::PipelineConfig::default();
-    if let Some(r) = env("AXHUB_REGISTRY") {
+    if let Some(r) = vars.get("AXHUB_REGISTRY") {
         pipeline.registry = r;
     }
-    let deps = Deps::new(Arc::new(store), cursor_secret.as_bytes())
+    let store: Arc<dyn Store> = Arc::new(store);
+    let mut deps = Deps::new(store.clone(), cursor_secret.as_bytes())
         .with_publisher(Arc::new(publisher))
-        .with_cluster(cluster_from_env(&aws).await?)
+        .with_cluster(cluster_from(vars, &aws).await?)
         .with_pipeline(pipeline);
+    // Builds clone private repositories with the App's installation token.
+    if let Some(github) = github_from(vars, store)? {
+        deps = deps.with_github(github);
+    }
     Ok(Worker {
         deps: Arc::new(deps),
         deploy_queue: queue,
@@ -177,9 +220,26 @@ pub async fn worker_from_env() -> anyhow::Result<Worker> {
 }
 
 /// Deps with the store only (functions that neither publish nor touch the cluster).
-pub async fn store_deps_from_env() -> anyhow::Result<Deps> {
-    let table = env("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
-    let cursor_secret = env("AXHUB_CURSOR_SECRET").context("AXHUB_CURSOR_SECRET is not set")?;
+pub async fn store_deps_from(vars: &Vars) -> anyhow::Result<Deps> {
+    let table = vars.get("AXHUB_TABLE").context("AXHUB_TABLE is not set")?;
+    let cursor_secret = vars
+        .get("AXHUB_CURSOR_SECRET")
+        .context("AXHUB_CURSOR_SECRET is not set")?;
     let store = DynamoStore::from_env(&table).await;
     Ok(Deps::new(Arc::new(store), cursor_secret.as_bytes()))
+}
+
+/// `http_state_from` the process environment.
+pub async fn http_state_from_env() -> anyhow::Result<AppState> {
+    http_state_from(&Vars::Process).await
+}
+
+/// `worker_from` the process environment.
+pub async fn worker_from_env() -> anyhow::Result<Worker> {
+    worker_from(&Vars::Process).await
+}
+
+/// `store_deps_from` the process environment.
+pub async fn store_deps_from_env() -> anyhow::Result<Deps> {
+    store_deps_from(&Vars::Process).await
 }

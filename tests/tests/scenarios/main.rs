@@ -9,5 +9,6 @@ mod deployments;
 mod github;
 mod ingest;
 mod lambda_events;
+mod lambda_wiring;
 mod listing_cost;
 mod pipeline;
