@@ -502,6 +502,19 @@ impl Stack {
         }
     }
 
+    /// The events about one deployment once at least `n` were published: a worker publishes
+    /// right after its commit, so a reader can see the new state a moment before its events.
+    pub async fn wait_events(&self, did: &str, n: usize) -> Vec<(String, String)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let events = self.events_of(did);
+            if events.len() >= n || std::time::Instant::now() > deadline {
+                return events;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The events published about one deployment, in order, as (detail-type, status).
     pub fn events_of(&self, did: &str) -> Vec<(String, String)> {
         self.bus

@@ -123,5 +123,5 @@ async fn the_pipeline_runs_on_dynamodb_too() {
         .await;
     assert_eq!(d["status"], "succeeded", "{d}");
     assert_eq!(d["release_version"], "v1");
-    assert_eq!(s.events_of(&did).len(), 6);
+    assert_eq!(s.wait_events(&did, 6).await.len(), 6);
 }

@@ -40,7 +40,7 @@ async fn a_deployment_reaches_succeeded_on_its_own_with_its_events_in_order() {
             && d["completed_at"].is_string()
             && d["failure_reason"].is_null()
     );
-    let events = s.events_of(&did(&r));
+    let events = s.wait_events(&did(&r), 6).await;
     let expected: Vec<(String, String)> = [
         ("DeploymentStarted", "pending"),
         ("DeploymentStageChanged", "building"),
@@ -387,15 +387,21 @@ async fn rollback_swaps_the_production_image_and_moves_the_pointer() {
         assert!(std::time::Instant::now() < deadline, "pointer never moved");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let moved = s
-        .bus
-        .history()
-        .into_iter()
-        .filter(|e| {
-            e.kind.detail_type() == "ProductionPointerMoved" && e.detail["cause"] == "rollback"
-        })
-        .count();
-    assert_eq!(moved, 1);
+    // The event is published right after the pointer's commit: give it a moment.
+    let rollback_events = || {
+        s.bus
+            .history()
+            .into_iter()
+            .filter(|e| {
+                e.kind.detail_type() == "ProductionPointerMoved" && e.detail["cause"] == "rollback"
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while rollback_events() == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rollback_events(), 1);
     let after = s
         .app
         .call(
