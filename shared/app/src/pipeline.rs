@@ -327,9 +327,19 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
             }
             return Ok(Next::Done);
         }
-        let ctx = repo::load_app(deps, d.app_id)
-            .await?
-            .ok_or_else(|| Error::not_found("app"))?;
+        let Some(ctx) = repo::load_app(deps, d.app_id).await? else {
+            // The app was deleted under a running deployment: end it instead of retrying a
+            // job that can never succeed.
+            let mut new = d.clone();
+            let reason = FailureReason {
+                stage: d.status.as_str().into(),
+                code: "app_deleted".into(),
+                message: "the app was deleted while it was being deployed".into(),
+            };
+            new.fail(reason, deps.now())?;
+            commit(deps, &d, &new, Finish::default()).await?;
+            continue;
+        };
         let image = image_uri(&deps.pipeline, &ctx, &d.commit_sha);
         let now = deps.now();
         let mut new = d.clone();
@@ -528,9 +538,10 @@ pub async fn reap(deps: &Deps, max: u32) -> Result<usize, Error> {
             continue;
         }
         let Some(d) = d else { continue };
-        let Some(ctx) = repo::load_app(deps, d.app_id).await? else {
-            continue;
-        };
+        // A deleted app has no slot to free, but its stuck deployment still ends.
+        let slot_held = repo::load_app(deps, d.app_id)
+            .await?
+            .is_some_and(|ctx| ctx.state.active_deployment_id == Some(d.id));
         let mut new = d.clone();
         let stage = d.status.as_str();
         let limit = deps.pipeline.deadline(d.status).as_secs();
@@ -546,7 +557,7 @@ pub async fn reap(deps: &Deps, max: u32) -> Result<usize, Error> {
         )?;
         let finish = Finish {
             success: None,
-            slot_held: ctx.state.active_deployment_id == Some(d.id),
+            slot_held,
         };
         if commit(deps, &d, &new, finish).await? {
             if let Some(cluster) = &deps.cluster {

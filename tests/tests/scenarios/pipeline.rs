@@ -583,3 +583,28 @@ async fn an_image_of_the_same_commit_is_reused_unless_a_rebuild_is_forced() {
         "force_rebuild builds again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retrying() {
+    let s = stack(StackOptions {
+        with_worker: false,
+        ..Default::default()
+    })
+    .await;
+    let w = s.app.world.clone();
+    let r = s.app.deploy(w.app, &w.owner, SHA).await;
+    let id = Uuid::parse_str(&did(&r)).unwrap();
+    let deleted = serde_json::json!({"id": w.app, "version": 1});
+    axhub_app::ingest::apply(&s.app.deps, "AppDeleted", &deleted)
+        .await
+        .unwrap();
+    let job = Job::Advance { deployment_id: id };
+    assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
+    let d = axhub_app::repo::get_deployment(&s.app.deps, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.status, axhub_domain::DeploymentStatus::Failed);
+    assert_eq!(d.failure_reason.unwrap().code, "app_deleted");
+    assert!(s.sim.builds_started().is_empty());
+}
