@@ -209,6 +209,8 @@ pub async fn create(
         Some(s) if !s.is_empty() => Some(validate::commit_sha(s)?),
         _ => None,
     };
+    // The 412s come before resolving the branch's HEAD, which costs a GitHub round trip;
+    // `start` checks them again against the state it commits on.
     preconditions(&ctx)?;
     let commit_sha = match (commit_sha, &ctx.git, &deps.github) {
         (Some(sha), _, _) => sha,

@@ -120,6 +120,22 @@ fn repo_json(id: i64, full_name: &str) -> Value {
 }
 
 impl Gh {
+    /// Stores `user`'s GitHub tokens with an access token that has already expired.
+    async fn expired_token(&self, user: &str, access: &str, refresh: &str) {
+        self.client
+            .store_user_token(
+                user,
+                UserTokenGrant {
+                    access_token: access.into(),
+                    refresh_token: Some(refresh.into()),
+                    expires_in: Some(-5),
+                    refresh_token_expires_in: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+
     fn w(&self) -> &World {
         &self.t.world
     }
@@ -732,18 +748,7 @@ async fn a_stale_user_token_is_refreshed_and_a_refused_refresh_is_428() {
     let uri = format!("/api/v1/apps/{}/git/github/connect", w.unconnected_app);
     let body = json!({"installation_id": 7, "repo_full_name": "acme/web"});
     // The owner's token expired; GitHub renews it.
-    g.client
-        .store_user_token(
-            &w.owner,
-            UserTokenGrant {
-                access_token: "gho_expired".into(),
-                refresh_token: Some("ghr_good".into()),
-                expires_in: Some(-5),
-                refresh_token_expires_in: None,
-            },
-        )
-        .await
-        .unwrap();
+    g.expired_token(&w.owner, "gho_expired", "ghr_good").await;
     Mock::given(method("POST"))
         .and(path("/login/oauth/access_token"))
         .and(wiremock::matchers::body_partial_json(
@@ -762,18 +767,8 @@ async fn a_stale_user_token_is_refreshed_and_a_refused_refresh_is_428() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     // The admin's refresh token was revoked.
-    g.client
-        .store_user_token(
-            &w.admin,
-            UserTokenGrant {
-                access_token: "gho_admin_expired".into(),
-                refresh_token: Some("ghr_revoked".into()),
-                expires_in: Some(-5),
-                refresh_token_expires_in: None,
-            },
-        )
-        .await
-        .unwrap();
+    g.expired_token(&w.admin, "gho_admin_expired", "ghr_revoked")
+        .await;
     Mock::given(method("POST"))
         .and(path("/login/oauth/access_token"))
         .and(wiremock::matchers::body_partial_json(

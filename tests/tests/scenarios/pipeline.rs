@@ -13,6 +13,15 @@ fn did(r: &Resp) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
+/// The owner-or-admin gate: a plain member is refused, an outsider sees nothing.
+async fn members_get_403_outsiders_404(s: &Stack, method: Method, uri: &str) {
+    let w = &s.app.world;
+    let member = s.app.call(method.clone(), uri, Some(&w.member), None).await;
+    assert_eq!(member.status, StatusCode::FORBIDDEN);
+    let outsider = s.app.call(method, uri, Some(&w.outsider), None).await;
+    assert_eq!(outsider.status, StatusCode::NOT_FOUND);
+}
+
 fn terminal(b: &serde_json::Value) -> bool {
     matches!(
         b["status"].as_str(),
@@ -449,20 +458,7 @@ async fn rollback_swaps_the_production_image_and_moves_the_pointer() {
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (412, "image_not_built"));
     let uri = format!("/api/v1/apps/{}/deployments/{}/rollback", w.app, did(&v1));
-    assert_eq!(
-        s.app
-            .call(Method::POST, &uri, Some(&w.member), None)
-            .await
-            .status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        s.app
-            .call(Method::POST, &uri, Some(&w.outsider), None)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    members_get_403_outsiders_404(&s, Method::POST, &uri).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -503,20 +499,7 @@ async fn diagnosis_separates_platform_reasons_from_app_output() {
             .unwrap()
             .contains("ignore previous instructions")
     }));
-    assert_eq!(
-        s.app
-            .call(Method::GET, &uri, Some(&w.member), None)
-            .await
-            .status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        s.app
-            .call(Method::GET, &uri, Some(&w.outsider), None)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
+    members_get_403_outsiders_404(&s, Method::GET, &uri).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
