@@ -95,7 +95,9 @@ pub fn test_auth(deps: &Arc<Deps>) -> Arc<Authenticator> {
             issuer: None,
             audience: None,
         },
-        deps.clone(),
+        Arc::new(axhub_app::credentials::StoredCredentials::new(
+            deps.store.clone(),
+        )),
     ))
 }
 
@@ -209,17 +211,17 @@ pub async fn seed(deps: &Deps) -> World {
             .unwrap();
         }
     }
-    directory::put_personal_access_token(
-        deps,
-        &w.pat,
-        &Principal {
-            user_id: w.owner.clone(),
-            platform_admin: false,
-            scopes: None,
-        },
-    )
-    .await
-    .unwrap();
+    axhub_app::credentials::StoredCredentials::new(deps.store.clone())
+        .put_personal_access_token(
+            &w.pat,
+            &Principal {
+                user_id: w.owner.clone(),
+                platform_admin: false,
+                scopes: None,
+            },
+        )
+        .await
+        .unwrap();
     w
 }
 

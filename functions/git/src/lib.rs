@@ -6,9 +6,9 @@ use axhub_app::git::{
     self, AccountList, CompletedConnection, ConnectRepository, ConnectionStatus, ConnectionView,
     RegisterConnection, UpdateBranch,
 };
-use axhub_app::github::{Account, Repository, RepositoryPage};
 use axhub_domain::Error;
 use axhub_http::{ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, QueryMap, path_uuid};
+use axhub_ports::github::{Account, Repository, RepositoryPage};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

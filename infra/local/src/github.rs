@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axhub_app::git;
-use axhub_app::github::UserTokenGrant;
 use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_http::{ApiResult, AppState, Caller, JsonBody};
+use axhub_ports::github::UserTokenGrant;
 use axhub_store::Store;
 use axum::Router;
 use axum::extract::State;
@@ -107,7 +107,10 @@ impl GitHubArgs {
             Some(hexkey) => hex::decode(hexkey.trim()).context("--token-key must be hex")?,
             None => crate::persistent_secret(data_dir, "token-key")?,
         };
-        Ok(Some(Arc::new(GitHubClient::new(config, store)?)))
+        Ok(Some(Arc::new(GitHubClient::new(
+            config,
+            Arc::new(axhub_app::credentials::StoredCredentials::new(store)),
+        )?)))
     }
 }
 

@@ -86,7 +86,9 @@ pub fn open(
             issuer: None,
             audience: None,
         },
-        deps.clone(),
+        Arc::new(axhub_app::credentials::StoredCredentials::new(
+            deps.store.clone(),
+        )),
     ));
     Ok(Local {
         state: AppState { deps, auth },

@@ -559,12 +559,12 @@ pub async fn diagnosis(
         match cluster.facts(&w).await {
             Ok(Some(f)) => services.extend(f),
             Ok(None) => {}
-            Err(crate::cluster::ClusterError::Unavailable(m)) => {
+            Err(axhub_ports::cluster::ClusterError::Unavailable(m)) => {
                 return Err(Error::unavailable(format!(
                     "the cluster cannot be read right now: {m}"
                 )));
             }
-            Err(crate::cluster::ClusterError::Refused(m)) => {
+            Err(axhub_ports::cluster::ClusterError::Refused(m)) => {
                 return Err(Error::internal(format!(
                     "the cluster refused to be read: {m}"
                 )));

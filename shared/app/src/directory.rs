@@ -2,10 +2,9 @@
 //! service checks (personal access tokens). Their events feed it in production; axhub-local
 //! seeds and edits it directly for standalone use.
 
-use axhub_domain::{App, Error, GitConnection, Membership, Principal, Tenant};
-use axhub_store::{Item, Update};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use axhub_domain::{App, Error, GitConnection, Membership, Tenant};
+use axhub_store::Update;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::repo::{from_item, to_item};
@@ -73,46 +72,4 @@ pub async fn get_tenant(deps: &Deps, id: Uuid) -> Result<Option<Tenant>, Error> 
         Some(i) if i.get("deleted") != Some(&Value::Bool(true)) => Ok(Some(from_item(i)?)),
         _ => Ok(None),
     }
-}
-
-/// Personal access tokens are kept only as SHA-256 hashes.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-pub async fn put_personal_access_token(
-    deps: &Deps,
-    token: &str,
-    principal: &Principal,
-) -> Result<(), Error> {
-    let key = keys::personal_access_token(&hash_token(token));
-    let mut item = Item::new();
-    item.insert("pk".into(), json!(key.pk));
-    item.insert("sk".into(), json!(key.sk));
-    item.insert("user_id".into(), json!(principal.user_id));
-    item.insert("platform_admin".into(), json!(principal.platform_admin));
-    item.insert("scopes".into(), json!(principal.scopes));
-    deps.store.put(item, None).await.map_err(store_error)
-}
-
-pub async fn personal_access_token(deps: &Deps, token: &str) -> Result<Option<Principal>, Error> {
-    let key = keys::personal_access_token(&hash_token(token));
-    let Some(item) = deps.store.get(&key).await.map_err(store_error)? else {
-        return Ok(None);
-    };
-    let Some(user_id) = item.get("user_id").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    Ok(Some(Principal {
-        user_id: user_id.to_owned(),
-        platform_admin: item
-            .get("platform_admin")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        scopes: item.get("scopes").and_then(Value::as_array).map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        }),
-    }))
 }

@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::github::{Account, GitHub, RepositoryPage};
 use crate::outbox::Outbox;
 use crate::repo::{self, AppContext};
 use crate::{Deps, directory, keys, store_error};
+use axhub_ports::github::{Account, GitHub, RepositoryPage};
 
 /// How long an install state token is valid.
 pub const STATE_TTL_SECONDS: i64 = 600;

@@ -56,13 +56,6 @@ pub const OUTBOX_PENDING: &str = "OUTBOX#PENDING";
 pub fn idempotency(hash: &str) -> Key {
     Key::new(format!("IDEM#{hash}"), "IDEM")
 }
-pub fn personal_access_token(hash: &str) -> Key {
-    Key::new(format!("PAT#{hash}"), "PAT")
-}
-/// A user's GitHub tokens (access + refresh), AES-GCM encrypted.
-pub fn github_user_token(user: &str) -> Key {
-    Key::new(format!("GHUSER#{user}"), "GHUSER")
-}
 /// A GitHub install state token, keyed by its SHA-256 (the token itself is never stored).
 pub fn github_state(hash: &str) -> Key {
     Key::new(format!("GHSTATE#{hash}"), "GHSTATE")

@@ -1,12 +1,11 @@
 //! Use cases of the deploy control plane and the ports they need. Nothing here sees AWS,
 //! Kubernetes or HTTP types: the store is the `axhub_store::Store` port.
 
-pub mod cluster;
+pub mod credentials;
 pub mod cursor;
 pub mod deployments;
 pub mod directory;
 pub mod git;
-pub mod github;
 pub mod idempotency;
 pub mod ingest;
 pub mod keys;
@@ -20,20 +19,9 @@ use axhub_domain::Error;
 use axhub_store::{Store, StoreError};
 use time::OffsetDateTime;
 
+use axhub_ports::{Clock, Cluster, GitHub, Publisher, SystemClock};
+
 pub use cursor::CursorCodec;
-
-/// Time, behind a port so that deadlines and expiries can be tested.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> OffsetDateTime;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
 
 /// What every use case is handed: built once per process (per Lambda cold start).
 pub struct Deps {
@@ -42,11 +30,11 @@ pub struct Deps {
     pub cursors: CursorCodec,
     /// GitHub, when configured (App id, key, webhook secret); without it the operations that
     /// need GitHub answer 503 `backend_unimplemented`.
-    pub github: Option<Arc<dyn github::GitHub>>,
+    pub github: Option<Arc<dyn GitHub>>,
     /// Where outbox entries go right after commit; without one they wait for the sweeper.
-    pub publisher: Option<Arc<dyn outbox::Publisher>>,
+    pub publisher: Option<Arc<dyn Publisher>>,
     /// The cluster that builds and runs apps; without one diagnosis and rollout answer 503.
-    pub cluster: Option<Arc<dyn cluster::Cluster>>,
+    pub cluster: Option<Arc<dyn Cluster>>,
     pub pipeline: pipeline::PipelineConfig,
 }
 
@@ -63,17 +51,17 @@ impl Deps {
         }
     }
 
-    pub fn with_github(mut self, github: Arc<dyn github::GitHub>) -> Self {
+    pub fn with_github(mut self, github: Arc<dyn GitHub>) -> Self {
         self.github = Some(github);
         self
     }
 
-    pub fn with_publisher(mut self, publisher: Arc<dyn outbox::Publisher>) -> Self {
+    pub fn with_publisher(mut self, publisher: Arc<dyn Publisher>) -> Self {
         self.publisher = Some(publisher);
         self
     }
 
-    pub fn with_cluster(mut self, cluster: Arc<dyn cluster::Cluster>) -> Self {
+    pub fn with_cluster(mut self, cluster: Arc<dyn Cluster>) -> Self {
         self.cluster = Some(cluster);
         self
     }
@@ -84,7 +72,7 @@ impl Deps {
     }
 
     /// The cluster, or the 503 that says this deployment has none.
-    pub fn cluster(&self) -> Result<&Arc<dyn cluster::Cluster>, Error> {
+    pub fn cluster(&self) -> Result<&Arc<dyn Cluster>, Error> {
         self.cluster.as_ref().ok_or_else(|| {
             Error::unimplemented(
                 "this deployment has no cluster configured (kubeconfig or simulated)",

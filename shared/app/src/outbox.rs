@@ -5,36 +5,14 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axhub_domain::{DomainEvent, Error};
 use axhub_store::{Cond, Index, Query, TxOp, Update};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use axhub_ports::OutboxEntry;
+
 use crate::{Deps, keys, repo::to_item, store_error};
-
-/// Where an outbox entry goes once published.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "channel", rename_all = "snake_case")]
-pub enum OutboxEntry {
-    /// A domain event for the event bus (EventBridge; in-process subscribers locally).
-    Event { event: DomainEvent },
-    /// A job for a work queue (`deploy`, …).
-    Job {
-        queue: String,
-        body: Value,
-        /// Seconds before the job becomes visible.
-        #[serde(default)]
-        delay_seconds: u32,
-    },
-}
-
-/// Delivers outbox entries: events to the bus, jobs to their queue.
-#[async_trait]
-pub trait Publisher: Send + Sync + 'static {
-    async fn publish(&self, entry: &OutboxEntry) -> Result<(), Error>;
-}
 
 /// Entries written by one transaction, published once it committed.
 #[derive(Default)]
@@ -148,10 +126,4 @@ pub fn uuid_time(id: Uuid) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp(secs as i64)
         .ok()
         .map(|t| t + time::Duration::nanoseconds(i64::from(nanos)))
-}
-
-/// Where domain events go: EventBridge in AWS, in-process subscribers locally.
-#[async_trait]
-pub trait EventSink: Send + Sync + 'static {
-    async fn publish(&self, event: &DomainEvent) -> Result<(), Error>;
 }

@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::cluster::{
-    BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Secret, Workload,
-};
 use crate::outbox::Outbox;
 use crate::repo::{self, AppContext};
 use crate::{Deps, directory, keys, store_error};
+use axhub_ports::cluster::{
+    BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Secret, Workload,
+};
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {

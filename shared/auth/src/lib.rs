@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axhub_app::{Deps, directory};
 use axhub_domain::{Error, Principal};
+use axhub_ports::AccessTokens;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ struct CachedJwks {
 
 pub struct Authenticator {
     config: AuthConfig,
-    deps: Arc<Deps>,
+    tokens: Arc<dyn AccessTokens>,
     http: reqwest::Client,
     jwks: RwLock<Option<CachedJwks>>,
 }
@@ -86,14 +86,14 @@ fn invalid(msg: &str) -> Error {
 }
 
 impl Authenticator {
-    pub fn new(config: AuthConfig, deps: Arc<Deps>) -> Self {
+    pub fn new(config: AuthConfig, tokens: Arc<dyn AccessTokens>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
         Self {
             config,
-            deps,
+            tokens,
             http,
             jwks: RwLock::new(None),
         }
@@ -130,7 +130,8 @@ impl Authenticator {
         if !token.starts_with(PAT_PREFIX) {
             return Err(invalid("personal access tokens start with axhub_pat_"));
         }
-        directory::personal_access_token(&self.deps, token)
+        self.tokens
+            .principal_for(token)
             .await?
             .ok_or_else(|| invalid("unknown or revoked personal access token"))
     }

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use axhub_app::outbox::EventSink;
 use axhub_domain::{DomainEvent, Error};
+use axhub_ports::EventSink;
 
 /// The `source` of every event this service publishes.
 pub const SOURCE: &str = "axhub.deploy";

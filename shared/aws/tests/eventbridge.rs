@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axhub_app::outbox::EventSink;
 use axhub_aws::EventBridgeSink;
 use axhub_domain::{DomainEvent, EventKind};
+use axhub_ports::EventSink;
 
 #[tokio::test]
 async fn events_reach_a_subscriber_queue_with_source_detail_type_and_detail() {

@@ -1,4 +1,4 @@
-//! The GitHub adapter: implements `axhub_app::github::GitHub` over GitHub's REST API with
+//! The GitHub adapter: implements `axhub_ports::github::GitHub` over GitHub's REST API with
 //! reqwest.
 //!
 //! - The App authenticates with an RS256 JWT (`iss` = App id, `iat` 60 s in the past, `exp`
@@ -19,9 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axhub_app::github::{Account, AppSettings, GitHub, Repository, RepositoryPage, UserTokenGrant};
 use axhub_domain::{Error, GitConnection, validate};
-use axhub_store::Store;
+use axhub_ports::SealedTokens;
+use axhub_ports::github::{
+    Account, AppSettings, GitHub, Repository, RepositoryPage, UserTokenGrant,
+};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -240,7 +242,7 @@ pub fn verify_signature(secret: &[u8], body: &[u8], signature: Option<&str>) -> 
 }
 
 impl GitHubClient {
-    pub fn new(config: GitHubConfig, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
+    pub fn new(config: GitHubConfig, tokens: Arc<dyn SealedTokens>) -> Result<Self, ConfigError> {
         if config.app_id.trim().is_empty() {
             return Err(ConfigError::AppId);
         }
@@ -249,7 +251,7 @@ impl GitHubClient {
         }
         let app_key = EncodingKey::from_rsa_pem(config.private_key_pem.as_bytes())
             .map_err(|_| ConfigError::PrivateKey)?;
-        let vault = TokenVault::new(store, &config.token_key)?;
+        let vault = TokenVault::new(tokens, &config.token_key)?;
         let http = reqwest::Client::builder()
             .user_agent("axhub-deploy")
             .timeout(config.timeout)

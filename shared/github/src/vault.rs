@@ -1,18 +1,17 @@
 //! Users' GitHub tokens, encrypted at rest: AES-256-GCM with a configured key, a fresh random
 //! nonce per write, and the item's key as associated data (a ciphertext copied onto another
-//! user's item does not decrypt). Item `GHUSER#{user}` / `GHUSER`.
+//! user's record does not decrypt). Where the sealed records are kept is the `SealedTokens`
+//! port's business; this module only seals and opens them.
 
 use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
-use axhub_app::{keys, store_error};
 use axhub_domain::Error;
-use axhub_store::{Cond, Item, Store, StoreError};
+use axhub_ports::{Sealed, SealedTokens};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 /// A user's tokens as kept (inside the ciphertext).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +43,7 @@ pub struct Stored {
 
 #[derive(Clone)]
 pub struct TokenVault {
-    store: Arc<dyn Store>,
+    records: Arc<dyn SealedTokens>,
     cipher: Aes256Gcm,
 }
 
@@ -53,9 +52,9 @@ pub struct TokenVault {
 pub struct BadKey;
 
 impl TokenVault {
-    pub fn new(store: Arc<dyn Store>, key: &[u8]) -> Result<Self, BadKey> {
+    pub fn new(records: Arc<dyn SealedTokens>, key: &[u8]) -> Result<Self, BadKey> {
         let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| BadKey)?;
-        Ok(Self { store, cipher })
+        Ok(Self { records, cipher })
     }
 
     /// Encrypts and writes the tokens. With `replacing`, only if the stored ciphertext is
@@ -66,7 +65,6 @@ impl TokenVault {
         tokens: &UserTokens,
         replacing: Option<&Stored>,
     ) -> Result<bool, Error> {
-        let key = keys::github_user_token(user);
         let plain = serde_json::to_vec(tokens).map_err(|_| Error::internal("encode tokens"))?;
         let nonce: [u8; 12] = rand::random();
         let sealed = self
@@ -75,37 +73,26 @@ impl TokenVault {
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: &plain,
-                    aad: key.pk.as_bytes(),
+                    aad: &associated_data(user),
                 },
             )
             .map_err(|_| Error::internal("could not encrypt a token"))?;
-        let ciphertext = B64.encode(sealed);
-        let mut item = Item::new();
-        item.insert("pk".into(), json!(key.pk));
-        item.insert("sk".into(), json!(key.sk));
-        item.insert("alg".into(), json!("A256GCM"));
-        item.insert("nonce".into(), json!(B64.encode(nonce)));
-        item.insert("ciphertext".into(), json!(ciphertext));
-        let cond = replacing.map(|s| Cond::eq("ciphertext", s.ciphertext.clone()));
-        match self.store.put(item, cond).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(e) => Err(store_error(e)),
-        }
+        let record = Sealed {
+            nonce: B64.encode(nonce),
+            ciphertext: B64.encode(sealed),
+        };
+        self.records
+            .put(user, &record, replacing.map(|s| s.ciphertext.as_str()))
+            .await
     }
 
     /// The user's tokens; `None` when none are stored or they no longer decrypt (another key).
     pub async fn get(&self, user: &str) -> Result<Option<Stored>, Error> {
-        let key = keys::github_user_token(user);
-        let Some(item) = self.store.get(&key).await.map_err(store_error)? else {
+        let Some(record) = self.records.get(user).await? else {
             return Ok(None);
         };
-        let field = |n: &str| {
-            item.get(n)
-                .and_then(Value::as_str)
-                .and_then(|s| B64.decode(s).ok())
-        };
-        let (Some(nonce), Some(sealed)) = (field("nonce"), field("ciphertext")) else {
+        let (Ok(nonce), Ok(sealed)) = (B64.decode(&record.nonce), B64.decode(&record.ciphertext))
+        else {
             return Ok(None);
         };
         if nonce.len() != 12 {
@@ -115,7 +102,7 @@ impl TokenVault {
             Nonce::from_slice(&nonce),
             Payload {
                 msg: &sealed,
-                aad: key.pk.as_bytes(),
+                aad: &associated_data(user),
             },
         ) {
             Ok(p) => p,
@@ -129,11 +116,12 @@ impl TokenVault {
         };
         Ok(Some(Stored {
             tokens,
-            ciphertext: item
-                .get("ciphertext")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
+            ciphertext: record.ciphertext,
         }))
     }
+}
+
+/// Binds a ciphertext to its user: copied onto another user's record it does not open.
+fn associated_data(user: &str) -> Vec<u8> {
+    format!("axhub-github-user-token:{user}").into_bytes()
 }

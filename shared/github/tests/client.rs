@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axhub_app::github::{GitHub, UserTokenGrant};
-use axhub_app::keys;
+use axhub_app::credentials::{StoredCredentials, github_user_token_key};
 use axhub_domain::{Category, GitConnection};
 use axhub_github::{GitHubClient, GitHubConfig};
+use axhub_ports::github::{GitHub, UserTokenGrant};
 use axhub_store::Store;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -42,7 +42,7 @@ struct Fake {
 async fn fake() -> Fake {
     let server = MockServer::start().await;
     let store: Arc<dyn Store> = Arc::new(axhub_sqlite::SqliteStore::in_memory().unwrap());
-    let gh = GitHubClient::new(config(&server), store.clone()).unwrap();
+    let gh = GitHubClient::new(config(&server), creds(&store)).unwrap();
     Fake { server, store, gh }
 }
 
@@ -278,7 +278,7 @@ async fn a_stale_user_token_is_refreshed_and_kept_encrypted() {
     assert!(stored.tokens.expires_at.unwrap() > now() + 28000);
     let raw = f
         .store
-        .get(&keys::github_user_token("ann"))
+        .get(&github_user_token_key("ann"))
         .await
         .unwrap()
         .unwrap();
@@ -332,14 +332,14 @@ async fn a_ciphertext_is_bound_to_its_user_and_every_write_has_a_fresh_nonce() {
     store_token(&f, "dee", None).await;
     let first = f
         .store
-        .get(&keys::github_user_token("dee"))
+        .get(&github_user_token_key("dee"))
         .await
         .unwrap()
         .unwrap();
     store_token(&f, "dee", None).await;
     let second = f
         .store
-        .get(&keys::github_user_token("dee"))
+        .get(&github_user_token_key("dee"))
         .await
         .unwrap()
         .unwrap();
@@ -347,7 +347,7 @@ async fn a_ciphertext_is_bound_to_its_user_and_every_write_has_a_fresh_nonce() {
     assert_ne!(first["ciphertext"], second["ciphertext"]);
     // Copied onto another user's item, it does not decrypt: that user must sign in.
     let mut stolen = second.clone();
-    let k = keys::github_user_token("eve");
+    let k = github_user_token_key("eve");
     stolen.insert("pk".into(), json!(k.pk));
     f.store.put(stolen, None).await.unwrap();
     assert!(f.gh.vault().get("eve").await.unwrap().is_none());
@@ -358,7 +358,7 @@ async fn a_ciphertext_is_bound_to_its_user_and_every_write_has_a_fresh_nonce() {
     // Another key cannot read it either.
     let mut other = config(&f.server);
     other.token_key = vec![8; 32];
-    let gh2 = GitHubClient::new(other, f.store.clone()).unwrap();
+    let gh2 = GitHubClient::new(other, creds(&f.store)).unwrap();
     assert!(gh2.vault().get("dee").await.unwrap().is_none());
 }
 
@@ -593,12 +593,12 @@ fn a_bad_private_key_or_token_key_is_refused_at_startup() {
     let mut c = GitHubConfig::new("1", "x", "not a pem");
     c.webhook_secret = "s".into();
     c.token_key = vec![1; 32];
-    assert!(GitHubClient::new(c.clone(), store.clone()).is_err());
+    assert!(GitHubClient::new(c.clone(), creds(&store)).is_err());
     c.private_key_pem = KEY.into();
     c.token_key = vec![1; 16];
-    assert!(GitHubClient::new(c.clone(), store.clone()).is_err());
+    assert!(GitHubClient::new(c.clone(), creds(&store)).is_err());
     c.token_key = vec![1; 32];
-    assert!(GitHubClient::new(c, store).is_ok());
+    assert!(GitHubClient::new(c, creds(&store)).is_ok());
 }
 
 #[tokio::test]
@@ -648,4 +648,8 @@ async fn a_refresh_that_lost_the_race_uses_the_winners_token() {
     // The loser wrote nothing over the winner's tokens.
     let kept = gh.vault().get("ivy").await.unwrap().unwrap();
     assert_eq!(kept.tokens.access_token, "gho_ivy_winner");
+}
+
+fn creds(store: &Arc<dyn Store>) -> Arc<StoredCredentials> {
+    Arc::new(StoredCredentials::new(store.clone()))
 }

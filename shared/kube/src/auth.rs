@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use axhub_app::cluster::ClusterError;
+use axhub_ports::cluster::ClusterError;
 use http::Request;
 use http::header::{AUTHORIZATION, HeaderValue};
 use kube::Client;

@@ -1,8 +1,10 @@
 //! [`KubeCluster`]: the cluster port on a Kubernetes API server.
 
 use async_trait::async_trait;
-use axhub_app::cluster::{BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload};
 use axhub_domain::diagnosis::ServiceFacts;
+use axhub_ports::cluster::{
+    BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
+};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;

@@ -12,7 +12,7 @@ use aws_sigv4::http_request::{
     SignableBody, SignableRequest, SignatureLocation, SigningSettings, sign,
 };
 use aws_sigv4::sign::v4;
-use axhub_app::cluster::ClusterError;
+use axhub_ports::cluster::ClusterError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

@@ -1,6 +1,6 @@
 //! kube errors → the port's two kinds: retry later (`Unavailable`) or don't (`Refused`).
 
-use axhub_app::cluster::ClusterError;
+use axhub_ports::cluster::ClusterError;
 
 /// Maps a kube error of operation `op` (said in the message, e.g. "create Job build-…").
 pub(crate) fn cluster_error(op: &str, err: kube::Error) -> ClusterError {

@@ -1,4 +1,4 @@
-//! The Kubernetes adapter of the cluster port (`axhub_app::cluster::Cluster`).
+//! The Kubernetes adapter of the cluster port (`axhub_ports::cluster::Cluster`).
 //!
 //! - [`KubeCluster`]: builds as kaniko Jobs, workloads (Namespace, Deployment, Service,
 //!   Ingress) by server-side apply, rollout state from the Deployment and its pods, diagnosis

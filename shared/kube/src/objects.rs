@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axhub_app::cluster::{BuildRequest, ClusterError, Workload};
 use axhub_domain::Environment;
+use axhub_ports::cluster::{BuildRequest, ClusterError, Workload};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};

@@ -5,7 +5,7 @@
 //! codes). A container's termination message and logs are written by the app and never end up
 //! here: they reach people only as untrusted diagnosis signals.
 
-use axhub_app::cluster::{BuildState, RolloutState};
+use axhub_ports::cluster::{BuildState, RolloutState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};

@@ -5,9 +5,9 @@
 
 mod common;
 
-use axhub_app::cluster::{BuildState, Cluster, ClusterError, RolloutState};
 use axhub_kube::objects::image_hash;
 use axhub_kube::{KubeCluster, KubeClusterConfig};
+use axhub_ports::cluster::{BuildState, Cluster, ClusterError, RolloutState};
 use common::*;
 use serde_json::{Value, json};
 
@@ -849,9 +849,9 @@ async fn the_ports_start_build_passes_the_requests_clone_token_and_never_debug_p
         secret
     });
     let mut build = build_request();
-    build.clone_token = Some(axhub_app::cluster::Secret::new("ghs_token123"));
+    build.clone_token = Some(axhub_ports::cluster::Secret::new("ghs_token123"));
     assert!(!format!("{build:?}").contains("ghs_token123"));
-    axhub_app::cluster::Cluster::start_build(&cluster, &build)
+    axhub_ports::cluster::Cluster::start_build(&cluster, &build)
         .await
         .unwrap();
     let secret = server.await.unwrap();

@@ -6,11 +6,11 @@
 
 mod common;
 
-use axhub_app::cluster::{BuildState, RolloutState};
 use axhub_domain::diagnosis::{ConditionFact, ContainerFact, EventFact, ServiceFacts};
 use axhub_kube::facts::{crashed_container, event_concerns, pod_fact};
 use axhub_kube::service_facts;
 use axhub_kube::status::{build_state, rollout_complete, rollout_state};
+use axhub_ports::cluster::{BuildState, RolloutState};
 use common::{IMAGE, fixture, parse};
 use k8s_openapi::List;
 use k8s_openapi::api::apps::v1::Deployment;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use axhub_app::Deps;
+use axhub_app::credentials::StoredCredentials;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
 use axhub_aws::DynamoStore;
 use axhub_github::{GitHubClient, GitHubConfig};
@@ -81,7 +82,10 @@ pub fn auth_config_from(vars: &Vars) -> anyhow::Result<AuthConfig> {
 /// authenticator.
 pub async fn http_state_from(vars: &Vars) -> anyhow::Result<AppState> {
     let deps = worker_from(vars).await?.deps;
-    let auth = Arc::new(Authenticator::new(auth_config_from(vars)?, deps.clone()));
+    let auth = Arc::new(Authenticator::new(
+        auth_config_from(vars)?,
+        Arc::new(StoredCredentials::new(deps.store.clone())),
+    ));
     Ok(AppState { deps, auth })
 }
 
@@ -118,7 +122,10 @@ pub fn github_from(
     config.webhook_secret = need("AXHUB_GITHUB_WEBHOOK_SECRET")?;
     config.token_key = hex::decode(need("AXHUB_GITHUB_TOKEN_KEY")?.trim())
         .context("AXHUB_GITHUB_TOKEN_KEY must be hex")?;
-    Ok(Some(Arc::new(GitHubClient::new(config, store)?)))
+    Ok(Some(Arc::new(GitHubClient::new(
+        config,
+        Arc::new(StoredCredentials::new(store)),
+    )?)))
 }
 
 /// What the worker Lambdas (and the HTTP ones that publish or read the cluster) are built
@@ -134,7 +141,7 @@ pub struct Worker {
 pub async fn cluster_from(
     vars: &Vars,
     aws: &aws_config::SdkConfig,
-) -> anyhow::Result<Arc<dyn axhub_app::cluster::Cluster>> {
+) -> anyhow::Result<Arc<dyn axhub_ports::cluster::Cluster>> {
     let name = vars
         .get("AXHUB_EKS_CLUSTER")
         .context("AXHUB_EKS_CLUSTER is not set")?;

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axhub_app::outbox::{EventSink, OutboxEntry, Publisher};
 use axhub_app::pipeline::{self, Job, Next};
 use axhub_app::{Deps, outbox};
 use axhub_domain::{DomainEvent, Error};
+use axhub_ports::{EventSink, OutboxEntry, Publisher};
 use axhub_queue::{Queue, QueueError};
 use tokio::sync::broadcast;
 

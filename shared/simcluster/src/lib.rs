@@ -12,8 +12,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axhub_app::cluster::{BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload};
 use axhub_domain::diagnosis::{ConditionFact, ContainerFact, EventFact, PodFact, ServiceFacts};
+use axhub_ports::cluster::{
+    BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
+};
 use uuid::Uuid;
 
 /// What happens to one commit.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axhub_app::Deps;
+use axhub_app::credentials::StoredCredentials;
 use axhub_auth::{AuthConfig, Authenticator, Claims, JwtKeys};
 use axhub_tests::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -53,7 +53,7 @@ fn sign(alg: Algorithm, kid: &str, c: &Claims) -> String {
 
 async fn jwks_auth(alg: Algorithm) -> (Authenticator, Arc<AtomicUsize>) {
     let (url, hits) = jwks_server().await;
-    let deps = Arc::new(Deps::new(sqlite_store().await, b"c"));
+    let tokens = Arc::new(StoredCredentials::new(sqlite_store().await));
     let auth = Authenticator::new(
         AuthConfig {
             keys: JwtKeys::Jwks {
@@ -63,7 +63,7 @@ async fn jwks_auth(alg: Algorithm) -> (Authenticator, Arc<AtomicUsize>) {
             issuer: Some("https://id.axhub.test".into()),
             audience: Some("axhub-api".into()),
         },
-        deps,
+        tokens,
     );
     (auth, hits)
 }
@@ -151,7 +151,7 @@ async fn es256_tokens_verify_too() {
 
 #[tokio::test]
 async fn hs256_scopes_and_platform_admin_claims() {
-    let deps = Arc::new(Deps::new(sqlite_store().await, b"c"));
+    let tokens = Arc::new(StoredCredentials::new(sqlite_store().await));
     let auth = Authenticator::new(
         AuthConfig {
             keys: JwtKeys::Hs256 {
@@ -160,7 +160,7 @@ async fn hs256_scopes_and_platform_admin_claims() {
             issuer: None,
             audience: None,
         },
-        deps,
+        tokens,
     );
     let mut c = claims("carol");
     c.scope = Some("deploy:read deploy:write".into());
@@ -222,8 +222,8 @@ async fn personal_access_tokens_are_checked_by_hash() {
     let stored = t
         .deps
         .store
-        .get(&axhub_app::keys::personal_access_token(
-            &axhub_app::directory::hash_token(&t.world.pat),
+        .get(&axhub_app::credentials::personal_access_token_key(
+            &t.world.pat,
         ))
         .await
         .unwrap()

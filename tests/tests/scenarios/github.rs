@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use axhub_app::github::{GitHub, UserTokenGrant};
-use axhub_app::{Clock, Deps, directory, keys};
+use axhub_app::{Deps, directory, keys};
 use axhub_auth::{AuthConfig, Authenticator, Claims, JwtKeys, mint_hs256};
 use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_http::AppState;
+use axhub_ports::Clock;
+use axhub_ports::github::{GitHub, UserTokenGrant};
 use axhub_store::{Index, Query};
 use axhub_tests::*;
 use axum::body::Body;
@@ -63,7 +64,15 @@ async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
     c.attempts = 2;
     c.backoff = Duration::from_millis(10);
     let store = base.deps.store.clone();
-    let client = Arc::new(GitHubClient::new(c, store.clone()).unwrap());
+    let client = Arc::new(
+        GitHubClient::new(
+            c,
+            Arc::new(axhub_app::credentials::StoredCredentials::new(
+                store.clone(),
+            )),
+        )
+        .unwrap(),
+    );
     let clock = Arc::new(ShiftClock::default());
     let deps = Arc::new(
         Deps::new(store, b"cursor-secret")
@@ -1074,7 +1083,9 @@ async fn without_github_configured_the_operations_answer_503() {
             issuer: None,
             audience: None,
         },
-        t.deps.clone(),
+        Arc::new(axhub_app::credentials::StoredCredentials::new(
+            t.deps.store.clone(),
+        )),
     ));
     let state = AppState {
         deps: t.deps.clone(),

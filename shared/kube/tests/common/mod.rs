@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use axhub_app::cluster::{BuildRequest, Workload};
 use axhub_domain::Environment;
+use axhub_ports::cluster::{BuildRequest, Workload};
 use http::{Request, Response};
 use kube::Client;
 use kube::client::Body;
