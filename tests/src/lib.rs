@@ -95,7 +95,7 @@ pub fn test_auth(deps: &Arc<Deps>) -> Arc<Authenticator> {
             issuer: None,
             audience: None,
         },
-        Arc::new(axhub_app::credentials::StoredCredentials::new(
+        Arc::new(axhub_app::state::credentials::StoredCredentials::new(
             deps.store.clone(),
         )),
     ))
@@ -211,7 +211,7 @@ pub async fn seed(deps: &Deps) -> World {
             .unwrap();
         }
     }
-    axhub_app::credentials::StoredCredentials::new(deps.store.clone())
+    axhub_app::state::credentials::StoredCredentials::new(deps.store.clone())
         .put_personal_access_token(
             &w.pat,
             &Principal {
@@ -311,7 +311,7 @@ impl TestApp {
             .store
             .transact(vec![
                 TxOp::Update {
-                    key: axhub_app::keys::deployment(did),
+                    key: axhub_app::state::deployments::key(did),
                     update: Update::new()
                         .set("status", status)
                         .set("current_stage", Value::Null)
@@ -319,7 +319,7 @@ impl TestApp {
                     cond: Some(Cond::Exists),
                 },
                 TxOp::Update {
-                    key: axhub_app::keys::app_state(app),
+                    key: axhub_app::state::apps::state_key(app),
                     update: Update::new().remove("active_deployment_id"),
                     cond: None,
                 },

@@ -1,6 +1,8 @@
 //! The `deployments` endpoint group: history, trigger, inspect, cancel, tenant feed.
 
-use axhub_app::deployments::{self, CreateDeployment, ListParams, RollbackRequest};
+use axhub_app::deployments::{self, CreateDeployment, ListParams};
+use axhub_app::diagnosis;
+use axhub_app::rollback::{self, RollbackRequest};
 use axhub_domain::diagnosis::Diagnosis;
 use axhub_domain::{Deployment, validate};
 use axhub_http::{
@@ -221,7 +223,7 @@ async fn rollback(
 ) -> ApiResult<StatusCode> {
     let app_id = path_uuid("appID", &app_id)?;
     let did = path_uuid("did", &did)?;
-    deployments::rollback(&s.deps, &who, app_id, did, input).await?;
+    rollback::request(&s.deps, &who, app_id, did, input).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -243,5 +245,5 @@ async fn diagnosis(
     Path(app_id): Path<String>,
 ) -> ApiResult<Json<Diagnosis>> {
     let app_id = path_uuid("appID", &app_id)?;
-    Ok(Json(deployments::diagnosis(&s.deps, &who, app_id).await?))
+    Ok(Json(diagnosis::diagnosis(&s.deps, &who, app_id).await?))
 }

@@ -6,7 +6,7 @@ use axhub_app::git::{
     self, AccountList, CompletedConnection, ConnectRepository, ConnectionStatus, ConnectionView,
     RegisterConnection, UpdateBranch,
 };
-use axhub_domain::Error;
+use axhub_domain::{Error, validate};
 use axhub_http::{ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, QueryMap, path_uuid};
 use axhub_ports::github::{Account, Repository, RepositoryPage};
 use axum::extract::{Path, State};
@@ -293,8 +293,8 @@ async fn repositories(
             .into());
         }
     };
-    let page = git::page(q.get("page"))?;
-    let per_page = git::per_page(q.get("per_page"))?;
+    let page = validate::page(q.get("page"))?;
+    let per_page = validate::per_page(q.get("per_page"))?;
     Ok(Json(
         git::repositories(&s.deps, &who, installation, page, per_page).await?,
     ))

@@ -86,7 +86,7 @@ pub fn open(
             issuer: None,
             audience: None,
         },
-        Arc::new(axhub_app::credentials::StoredCredentials::new(
+        Arc::new(axhub_app::state::credentials::StoredCredentials::new(
             deps.store.clone(),
         )),
     ));

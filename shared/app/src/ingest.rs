@@ -10,13 +10,14 @@
 //! change of that entity, e.g. its update time in ms).
 
 use axhub_domain::{App, Error, Membership, Tenant};
-use axhub_store::{Cond, Item, Key, StoreError, Update};
+use axhub_store::{Cond, Item, Key, StoreError};
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::repo::to_item;
-use crate::{Deps, keys, store_error};
+use crate::state::codec::bare;
+use crate::state::{apps, tenants};
+use crate::{Deps, store_error};
 
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +66,7 @@ async fn put_newer(deps: &Deps, mut item: Item, v: i64) -> Result<Applied, Error
 
 /// Deletion leaves a tombstone with the version, so a late upsert cannot resurrect it.
 async fn tombstone(deps: &Deps, key: Key, v: i64) -> Result<Applied, Error> {
-    let mut item = Item::new();
-    item.insert("pk".into(), Value::String(key.pk));
-    item.insert("sk".into(), Value::String(key.sk));
-    item.insert("deleted".into(), Value::Bool(true));
-    put_newer(deps, item, v).await
+    put_newer(deps, bare(&key, [("deleted", Value::Bool(true))]), v).await
 }
 
 #[derive(Deserialize)]
@@ -88,58 +85,37 @@ pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<App
     match detail_type {
         "TenantUpserted" => {
             let t: Tenant = parse(detail)?;
-            put_newer(deps, to_item(&keys::tenant(t.id), &t)?, version(detail)?).await
+            put_newer(deps, tenants::item(&t)?, version(detail)?).await
         }
         "MembershipUpserted" => {
             let m: Membership = parse(detail)?;
-            put_newer(
-                deps,
-                to_item(&keys::membership(m.tenant_id, &m.user_id), &m)?,
-                version(detail)?,
-            )
-            .await
+            put_newer(deps, tenants::membership_item(&m)?, version(detail)?).await
         }
         "MembershipRemoved" => {
             let m: MemberRef = parse(detail)?;
             tombstone(
                 deps,
-                keys::membership(m.tenant_id, &m.user_id),
+                tenants::membership_key(m.tenant_id, &m.user_id),
                 version(detail)?,
             )
             .await
         }
         "AppUpserted" => {
             let app: App = parse(detail)?;
-            let mut item = to_item(&keys::app(app.id), &app)?;
-            for own in [
-                "staging_enabled",
-                "production_deployment_id",
-                "staging_deployment_id",
-            ] {
-                item.remove(own);
-            }
-            put_newer(deps, item, version(detail)?).await
+            put_newer(deps, apps::read_model_item(&app)?, version(detail)?).await
         }
         "AppDeleted" => {
             let a: AppRef = parse(detail)?;
-            tombstone(deps, keys::app(a.id), version(detail)?).await
+            tombstone(deps, apps::key(a.id), version(detail)?).await
         }
         "ReviewApproved" => {
             let a: AppRef = parse(detail)?;
             // Approval only ever turns on; it rides on the app item without a version race.
-            match deps
-                .store
-                .update(
-                    &keys::app(a.id),
-                    Update::new().set("approved", true),
-                    Some(Cond::Exists),
-                )
-                .await
-            {
-                Ok(_) => Ok(Applied::Applied),
-                Err(StoreError::ConditionFailed) => Ok(Applied::Stale),
-                Err(e) => Err(store_error(e)),
-            }
+            Ok(if apps::mark_approved(deps, a.id).await? {
+                Applied::Applied
+            } else {
+                Applied::Stale
+            })
         }
         _ => Ok(Applied::Ignored),
     }

@@ -181,3 +181,131 @@ mod branch_tests {
         assert!(branch_name(&"a".repeat(255)).is_ok());
     }
 }
+
+/// The branch a connection deploys when none is named.
+pub const DEFAULT_BRANCH: &str = "main";
+/// Largest page of an installation's repositories (GitHub's own limit).
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// `owner/repo` as GitHub allows them: an owner of 1–39 letters, digits and hyphens, a
+/// repository of 1–100 letters, digits, `.`, `-`, `_` (not `.` or `..`).
+pub fn repo_full_name(raw: Option<&str>) -> Result<String, Error> {
+    let value = raw.map(str::trim).unwrap_or_default();
+    if value.is_empty() {
+        return Err(Error::field(
+            "repo_full_name",
+            "required",
+            "must name the repository as owner/repo",
+        ));
+    }
+    let ok = match value.split_once('/') {
+        Some((owner, name)) => {
+            (1..=39).contains(&owner.len())
+                && owner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && (1..=100).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                && name != "."
+                && name != ".."
+        }
+        None => false,
+    };
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::field(
+            "repo_full_name",
+            "invalid_format",
+            "must be owner/repo as GitHub names repositories",
+        ))
+    }
+}
+
+/// A GitHub installation id: a positive integer.
+pub fn installation_id(raw: Option<i64>, name: &str) -> Result<i64, Error> {
+    match raw {
+        Some(n) if n > 0 => Ok(n),
+        Some(_) => Err(Error::field(
+            name,
+            "invalid_value",
+            "must be a positive integer",
+        )),
+        None => Err(Error::field(name, "required", "must be given")),
+    }
+}
+
+/// The branch to deploy: empty means [`DEFAULT_BRANCH`]; otherwise as git accepts it.
+pub fn branch_or_default(raw: Option<&str>) -> Result<String, Error> {
+    match raw {
+        None | Some("") => Ok(DEFAULT_BRANCH.to_owned()),
+        Some(b) => branch_name(b).map(str::to_owned),
+    }
+}
+
+/// A page number of the repository picker (1-based, default 1).
+pub fn page(raw: Option<&str>) -> Result<u32, Error> {
+    let Some(raw) = raw else { return Ok(1) };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=i64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+        _ => Err(Error::field(
+            "page",
+            "invalid_value",
+            "must be an integer of 1 or more",
+        )),
+    }
+}
+
+/// A page size of the repository picker (1–100, default 30).
+pub fn per_page(raw: Option<&str>) -> Result<u32, Error> {
+    let Some(raw) = raw else { return Ok(30) };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=i64::from(MAX_PER_PAGE)).contains(&n) => Ok(n as u32),
+        _ => Err(Error::field(
+            "per_page",
+            "invalid_value",
+            format!("must be an integer between 1 and {MAX_PER_PAGE}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod repository_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn repo_names() {
+        assert_eq!(repo_full_name(Some(" acme/site ")).unwrap(), "acme/site");
+        assert!(repo_full_name(Some("acme/my.site_v-2")).is_ok());
+        for bad in [
+            "acme",
+            "acme/",
+            "/site",
+            "a/b/c",
+            "acme/..",
+            "ac me/site",
+            "-",
+        ] {
+            assert!(repo_full_name(Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(repo_full_name(None).unwrap_err().code, "required");
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(page(None).unwrap(), 1);
+        assert_eq!(per_page(None).unwrap(), 30);
+        assert_eq!(per_page(Some("100")).unwrap(), 100);
+        assert_eq!(
+            per_page(Some("101")).unwrap_err().fields[0].name,
+            "per_page"
+        );
+        assert_eq!(page(Some("0")).unwrap_err().fields[0].name, "page");
+        assert_eq!(branch_or_default(None).unwrap(), "main");
+        assert_eq!(branch_or_default(Some("")).unwrap(), "main");
+        assert!(branch_or_default(Some("a..b")).is_err());
+    }
+}

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axhub_app::credentials::{StoredCredentials, github_user_token_key};
+use axhub_app::state::credentials::{StoredCredentials, github_user_token_key};
 use axhub_domain::{Category, GitConnection};
 use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_ports::github::{GitHub, UserTokenGrant};

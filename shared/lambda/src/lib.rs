@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use axhub_app::Deps;
-use axhub_app::credentials::StoredCredentials;
+use axhub_app::state::credentials::StoredCredentials;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
 use axhub_aws::DynamoStore;
 use axhub_github::{GitHubClient, GitHubConfig};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axhub_app::credentials::StoredCredentials;
+use axhub_app::state::credentials::StoredCredentials;
 use axhub_auth::{AuthConfig, Authenticator, Claims, JwtKeys};
 use axhub_tests::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -222,7 +222,7 @@ async fn personal_access_tokens_are_checked_by_hash() {
     let stored = t
         .deps
         .store
-        .get(&axhub_app::credentials::personal_access_token_key(
+        .get(&axhub_app::state::credentials::personal_access_token_key(
             &t.world.pat,
         ))
         .await

@@ -154,7 +154,7 @@ async fn the_deploy_worker_reports_only_failed_records() {
         .collect();
     assert_eq!(failed, vec!["m-bad".to_string()]);
     // The good record moved the deployment on and enqueued its follow-up.
-    let d = axhub_app::repo::get_deployment(&s.app.deps, uuid::Uuid::parse_str(&did).unwrap())
+    let d = axhub_app::state::deployments::get(&s.app.deps, uuid::Uuid::parse_str(&did).unwrap())
         .await
         .unwrap()
         .unwrap();

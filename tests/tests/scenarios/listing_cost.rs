@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axhub_app::{keys, repo};
 use axhub_domain::deployment::NewDeployment;
 use axhub_domain::{Deployment, Environment, TriggerSource};
 use axhub_store::{Store, TxOp, Update};
@@ -34,12 +33,12 @@ async fn seed_history(store: &dyn Store, tenant: Uuid, app: Uuid, n: u64) {
             });
             d.cancel(now).unwrap();
             ops.push(TxOp::Put {
-                item: repo::deployment_item(&d).unwrap(),
+                item: axhub_app::state::deployments::item(&d).unwrap(),
                 cond: None,
             });
         }
         ops.push(TxOp::Update {
-            key: keys::app_state(app),
+            key: axhub_app::state::apps::state_key(app),
             update: Update::new().set("deployments_total", seq),
             cond: None,
         });

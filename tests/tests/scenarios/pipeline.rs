@@ -67,7 +67,7 @@ async fn a_deployment_reaches_succeeded_on_its_own_with_its_events_in_order() {
     assert_eq!(r2.status, StatusCode::ACCEPTED);
     let d2 = s.wait_for(w.app, &did(&r2), terminal).await;
     assert_eq!(d2["release_version"], "v2");
-    let ctx = axhub_app::repo::load_app(&s.app.deps, w.app)
+    let ctx = axhub_app::state::apps::load(&s.app.deps, w.app)
         .await
         .unwrap()
         .unwrap();
@@ -172,7 +172,7 @@ async fn drain(s: &Stack, id: Uuid) {
                 .unwrap();
             s.queue.ack(&m.receipt).await.unwrap();
         }
-        let d = axhub_app::repo::get_deployment(&s.app.deps, id)
+        let d = axhub_app::state::deployments::get(&s.app.deps, id)
             .await
             .unwrap()
             .unwrap();
@@ -386,7 +386,7 @@ async fn rollback_swaps_the_production_image_and_moves_the_pointer() {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let ctx = axhub_app::repo::load_app(&s.app.deps, w.app)
+        let ctx = axhub_app::state::apps::load(&s.app.deps, w.app)
             .await
             .unwrap()
             .unwrap();
@@ -426,7 +426,7 @@ async fn rollback_swaps_the_production_image_and_moves_the_pointer() {
     );
     let workload = axhub_app::pipeline::workload(
         &s.app.deps,
-        &axhub_app::repo::load_app(&s.app.deps, w.app)
+        &axhub_app::state::apps::load(&s.app.deps, w.app)
             .await
             .unwrap()
             .unwrap(),
@@ -508,7 +508,7 @@ async fn the_simulated_cluster_emits_build_and_runtime_log_lines() {
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     s.wait_for(w.app, &did(&r), terminal).await;
-    let ctx = axhub_app::repo::load_app(&s.app.deps, w.app)
+    let ctx = axhub_app::state::apps::load(&s.app.deps, w.app)
         .await
         .unwrap()
         .unwrap();
@@ -583,7 +583,7 @@ async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retryin
         .unwrap();
     let job = Job::Advance { deployment_id: id };
     assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
-    let d = axhub_app::repo::get_deployment(&s.app.deps, id)
+    let d = axhub_app::state::deployments::get(&s.app.deps, id)
         .await
         .unwrap()
         .unwrap();

@@ -1,0 +1,151 @@
+//! Every domain event this service emits, built from the state it describes (docs/events.md
+//! is the contract). Only this module says what an event's detail holds.
+
+use axhub_domain::deployment::rfc3339;
+use axhub_domain::{Deployment, DomainEvent, Environment, EventKind, GitConnection};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A deployment was created (pending).
+pub fn deployment_started(d: &Deployment) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::DeploymentStarted,
+        d.tenant_id,
+        d.app_id,
+        d.started_at,
+        json!({
+            "deployment_id": d.id,
+            "status": d.status,
+            "stage": d.current_stage,
+            "commit_sha": d.commit_sha,
+            "trigger_source": d.trigger_source,
+            "environment": d.environment,
+            "started_at": rfc3339(d.started_at),
+        }),
+    )
+}
+
+/// A deployment moved to its next stage.
+pub fn deployment_stage_changed(d: &Deployment) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::DeploymentStageChanged,
+        d.tenant_id,
+        d.app_id,
+        d.updated_at,
+        json!({
+            "deployment_id": d.id,
+            "status": d.status,
+            "stage": d.current_stage,
+            "image_uri": d.image_uri,
+            "changed_at": rfc3339(d.updated_at),
+        }),
+    )
+}
+
+/// A deployment ended: succeeded, failed (the reaper's `timeout` too) or cancelled.
+pub fn deployment_finished(d: &Deployment) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::DeploymentFinished,
+        d.tenant_id,
+        d.app_id,
+        d.updated_at,
+        json!({
+            "deployment_id": d.id,
+            "status": d.status,
+            "failure_reason": d.failure_reason,
+            "release_version": d.release_version,
+            "completed_at": d.completed_at.map(rfc3339),
+        }),
+    )
+}
+
+/// A succeeded deployment moved its environment's pointer.
+pub fn pointer_moved_by_deployment(d: &Deployment, env: Environment) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::ProductionPointerMoved,
+        d.tenant_id,
+        d.app_id,
+        d.updated_at,
+        json!({
+            "deployment_id": d.id,
+            "environment": env,
+            "release_version": d.release_version,
+            "image_uri": d.image_uri,
+            "cause": "deployment",
+            "moved_at": rfc3339(d.updated_at),
+        }),
+    )
+}
+
+/// A rollback rolled out and moved the production pointer to `target`.
+pub fn pointer_moved_by_rollback(
+    target: &Deployment,
+    previous: Option<Uuid>,
+    requested_by: &str,
+    at: OffsetDateTime,
+) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::ProductionPointerMoved,
+        target.tenant_id,
+        target.app_id,
+        at,
+        json!({
+            "deployment_id": target.id,
+            "previous_deployment_id": previous,
+            "environment": Environment::Production,
+            "release_version": target.release_version,
+            "image_uri": target.image_uri,
+            "cause": "rollback",
+            "requested_by": requested_by,
+            "moved_at": rfc3339(at),
+        }),
+    )
+}
+
+fn connection_detail(g: &GitConnection, reason: &str, by: &str) -> Value {
+    json!({
+        "provider": g.provider,
+        "repo_full_name": g.repo_full_name,
+        "branch": g.branch,
+        "installation_id": g.installation_id,
+        "reason": reason,
+        "by": by,
+    })
+}
+
+/// A git connection was made or replaced (`connected`) or its branch changed
+/// (`branch_changed`).
+pub fn git_connected(
+    tenant: Uuid,
+    g: &GitConnection,
+    reason: &str,
+    by: &str,
+    at: OffsetDateTime,
+) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::GitConnected,
+        tenant,
+        g.app_id,
+        at,
+        connection_detail(g, reason, by),
+    )
+}
+
+/// A git connection was removed: by a person (`disconnected`) or by GitHub
+/// (`installation_deleted`, `repository_removed`).
+pub fn git_disconnected(
+    tenant: Uuid,
+    g: &GitConnection,
+    reason: &str,
+    by: &str,
+    at: OffsetDateTime,
+) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::GitDisconnected,
+        tenant,
+        g.app_id,
+        at,
+        connection_detail(g, reason, by),
+    )
+}

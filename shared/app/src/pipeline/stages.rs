@@ -1,0 +1,246 @@
+//! `advance`: one function per stage, each saying what the deployment does next; the loop
+//! commits that move and looks again.
+
+use axhub_domain::{Deployment, DeploymentStatus, Error, FailureReason};
+use axhub_ports::Cluster;
+use axhub_ports::cluster::{BuildRequest, BuildState, ClusterError, RolloutState, Secret};
+use uuid::Uuid;
+
+use super::transition::{Finish, commit};
+use super::{Next, image_uri, workload};
+use crate::Deps;
+use crate::state::apps::{self, AppContext};
+use crate::state::deployments;
+
+/// How many moves one call may make before handing back (a guard, not a limit in practice).
+const MAX_STEPS: usize = 16;
+
+/// What a stage decided.
+enum Step {
+    /// A build or rollout is running: look again later.
+    Wait,
+    /// On to the next stage (with the image, once it is confirmed).
+    Move {
+        to: DeploymentStatus,
+        image_uri: Option<String>,
+    },
+    /// The rollout completed: the deployment succeeded.
+    Succeed,
+    /// The deployment fails; an empty `stage` means the current one.
+    Fail(FailureReason),
+}
+
+fn cluster_step(e: ClusterError) -> Result<Step, Error> {
+    match e {
+        // Retrying later may work: the job goes back to the queue.
+        ClusterError::Unavailable(m) => {
+            Err(Error::unavailable(format!("cluster unavailable: {m}")))
+        }
+        // The cluster refused for good: the deployment fails with the reason.
+        ClusterError::Refused(m) => Ok(Step::Fail(FailureReason {
+            stage: String::new(),
+            code: "platform.cluster_refused".into(),
+            message: m,
+        })),
+    }
+}
+
+/// Moves the deployment on as far as it can now.
+pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
+    let cluster = deps.cluster()?.clone();
+    for _ in 0..MAX_STEPS {
+        let Some(d) = deployments::get(deps, deployment_id).await? else {
+            tracing::warn!(%deployment_id, "job for an unknown deployment dropped");
+            return Ok(Next::Done);
+        };
+        if d.status.is_terminal() {
+            if d.status == DeploymentStatus::Cancelled {
+                cleanup(deps, cluster.as_ref(), &d).await;
+            }
+            return Ok(Next::Done);
+        }
+        let Some(ctx) = apps::load(deps, d.app_id).await? else {
+            // The app was deleted under a running deployment: end it instead of retrying a
+            // job that can never succeed.
+            let mut new = d.clone();
+            let reason = FailureReason {
+                stage: d.status.as_str().into(),
+                code: "app_deleted".into(),
+                message: "the app was deleted while it was being deployed".into(),
+            };
+            new.fail(reason, deps.now())?;
+            commit(deps, &d, &new, Finish::default()).await?;
+            continue;
+        };
+        let step = match d.status {
+            DeploymentStatus::Pending => Step::Move {
+                to: DeploymentStatus::Building,
+                image_uri: None,
+            },
+            DeploymentStatus::Building => build(deps, cluster.as_ref(), &ctx, &d).await?,
+            DeploymentStatus::Pushing => push(deps, cluster.as_ref(), &ctx, &d).await?,
+            DeploymentStatus::Deploying => deploy(deps, cluster.as_ref(), &ctx, &d).await?,
+            _ => return Ok(Next::Done),
+        };
+        let now = deps.now();
+        let mut new = d.clone();
+        let finish = match step {
+            Step::Wait => return Ok(Next::Again(deps.pipeline.poll)),
+            Step::Move { to, image_uri } => {
+                new.advance(to, now)?;
+                if image_uri.is_some() {
+                    new.image_uri = image_uri;
+                }
+                Finish::default()
+            }
+            Step::Succeed => {
+                let releases = ctx.state.releases_total;
+                new.advance(DeploymentStatus::Succeeded, now)?;
+                new.release_version = Some(format!("v{}", releases + 1));
+                Finish {
+                    success: Some((releases, d.environment)),
+                    slot_held: ctx.holds_slot(d.id),
+                }
+            }
+            Step::Fail(mut reason) => {
+                if reason.stage.is_empty() {
+                    reason.stage = d.status.as_str().into();
+                }
+                new.fail(reason, now)?;
+                Finish {
+                    success: None,
+                    slot_held: ctx.holds_slot(d.id),
+                }
+            }
+        };
+        commit(deps, &d, &new, finish).await?;
+    }
+    Ok(Next::Again(deps.pipeline.poll))
+}
+
+/// `building`: reuse an image of this commit unless a rebuild was asked for, else run the
+/// build (which also pushes).
+async fn build(
+    deps: &Deps,
+    cluster: &dyn Cluster,
+    ctx: &AppContext,
+    d: &Deployment,
+) -> Result<Step, Error> {
+    let mut build = build_request(deps, ctx, d).await?;
+    if let (Some(github), Some(git)) = (&deps.github, &ctx.git) {
+        build.clone_token = github.clone_token(git).await?.map(Secret::new);
+    }
+    let state = async {
+        if !d.force_rebuild && cluster.image_exists(&build.image_uri).await? {
+            return Ok(BuildState::Succeeded);
+        }
+        cluster.start_build(&build).await?;
+        cluster.build_state(&build).await
+    };
+    match state.await {
+        Ok(BuildState::Running) => Ok(Step::Wait),
+        Ok(BuildState::Succeeded) => Ok(Step::Move {
+            to: DeploymentStatus::Pushing,
+            image_uri: None,
+        }),
+        Ok(BuildState::Failed { code, message }) => Ok(Step::Fail(FailureReason {
+            stage: "build".into(),
+            code,
+            message,
+        })),
+        Err(e) => cluster_step(e),
+    }
+}
+
+/// `pushing`: the image must be in the registry.
+async fn push(
+    deps: &Deps,
+    cluster: &dyn Cluster,
+    ctx: &AppContext,
+    d: &Deployment,
+) -> Result<Step, Error> {
+    let image = image_uri(&deps.pipeline, ctx, &d.commit_sha);
+    match cluster.image_exists(&image).await {
+        Ok(true) => Ok(Step::Move {
+            to: DeploymentStatus::Deploying,
+            image_uri: Some(image),
+        }),
+        Ok(false) => Ok(Step::Fail(FailureReason {
+            stage: "push".into(),
+            code: "push.image_missing".into(),
+            message: format!("the build finished but {image} is not in the registry"),
+        })),
+        Err(e) => cluster_step(e),
+    }
+}
+
+/// `deploying`: apply the workload with the image and follow its rollout.
+async fn deploy(
+    deps: &Deps,
+    cluster: &dyn Cluster,
+    ctx: &AppContext,
+    d: &Deployment,
+) -> Result<Step, Error> {
+    let w = workload(deps, ctx, d.environment).await?;
+    let image = d
+        .image_uri
+        .clone()
+        .unwrap_or_else(|| image_uri(&deps.pipeline, ctx, &d.commit_sha));
+    let state = match cluster.apply(&w, &image).await {
+        Ok(()) => cluster.rollout_state(&w, &image).await,
+        Err(e) => Err(e),
+    };
+    match state {
+        Ok(RolloutState::Progressing) => Ok(Step::Wait),
+        Ok(RolloutState::Complete) => Ok(Step::Succeed),
+        Ok(RolloutState::Failed { code, message }) => Ok(Step::Fail(FailureReason {
+            stage: "deploy".into(),
+            code,
+            message,
+        })),
+        Err(e) => cluster_step(e),
+    }
+}
+
+async fn build_request(
+    deps: &Deps,
+    ctx: &AppContext,
+    d: &Deployment,
+) -> Result<BuildRequest, Error> {
+    Ok(BuildRequest {
+        deployment_id: d.id,
+        workload: workload(deps, ctx, d.environment).await?,
+        repo_full_name: ctx
+            .git
+            .as_ref()
+            .map(|g| g.repo_full_name.clone())
+            .unwrap_or_default(),
+        commit_sha: d.commit_sha.clone(),
+        image_uri: image_uri(&deps.pipeline, ctx, &d.commit_sha),
+        clone_token: None,
+    })
+}
+
+/// A cancelled or reaped deployment leaves no build running behind.
+pub(super) async fn cleanup(deps: &Deps, cluster: &dyn Cluster, d: &Deployment) {
+    let Ok(Some(ctx)) = apps::load(deps, d.app_id).await else {
+        return;
+    };
+    if let Ok(build) = build_request(deps, &ctx, d).await
+        && let Err(e) = cluster.cancel_build(&build).await
+    {
+        tracing::warn!(deployment_id = %d.id, error = %e, "build cleanup failed");
+    }
+}
+
+/// Cancels an in-progress deployment (the HTTP use case checks who may). False when it lost
+/// a race with the worker.
+pub async fn cancel(deps: &Deps, ctx: &AppContext, d: &Deployment) -> Result<bool, Error> {
+    let mut new = d.clone();
+    new.cancel(deps.now())?;
+    let finish = Finish {
+        success: None,
+        slot_held: ctx.holds_slot(d.id),
+    };
+    commit(deps, d, &new, finish).await
+}

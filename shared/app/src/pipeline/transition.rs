@@ -1,0 +1,61 @@
+//! One move of a deployment, as one unit of work: the deployment (only if nobody moved it
+//! meanwhile), its deadline tracker, the app's slot and pointer when it ends, and its events.
+
+use axhub_domain::{Deployment, Environment, Error};
+
+use crate::state::apps::NewRelease;
+use crate::state::{Refused, UnitOfWork};
+use crate::{Deps, events};
+
+/// What a terminal move changes on the app besides the deployment.
+#[derive(Default)]
+pub(super) struct Finish {
+    /// A success: the releases counted so far and the environment whose pointer moves.
+    pub success: Option<(u64, Environment)>,
+    /// Whether the app's in-progress slot is still held by this deployment.
+    pub slot_held: bool,
+}
+
+/// Writes `new` over `old`. Returns false when it lost a race (the caller re-reads and
+/// decides again).
+pub(super) async fn commit(
+    deps: &Deps,
+    old: &Deployment,
+    new: &Deployment,
+    finish: Finish,
+) -> Result<bool, Error> {
+    let cfg = &deps.pipeline;
+    let mut work = UnitOfWork::new();
+    work.replace_deployment(old, new)?;
+    if !old.status.is_terminal() {
+        work.untrack_deadline(old, cfg.deadline_of(old));
+    }
+    if !new.status.is_terminal() {
+        work.track_deadline(new, cfg.deadline_of(new));
+        work.emit(events::deployment_stage_changed(new))?;
+    } else {
+        work.emit(events::deployment_finished(new))?;
+        let release = finish
+            .success
+            .map(|(releases_seen, environment)| NewRelease {
+                releases_seen,
+                environment,
+                deployment_id: new.id,
+            });
+        if let Some(r) = &release {
+            work.emit(events::pointer_moved_by_deployment(new, r.environment))?;
+        }
+        work.settle_app(new.app_id, finish.slot_held.then_some(new.id), release);
+    }
+    match work.commit(deps).await {
+        Ok(()) => {
+            tracing::info!(deployment_id = %new.id, from = old.status.as_str(), to = new.status.as_str(), "deployment moved");
+            Ok(true)
+        }
+        Err(Refused::Lost { guards }) => {
+            tracing::debug!(deployment_id = %new.id, ?guards, "transition lost a race");
+            Ok(false)
+        }
+        Err(Refused::Failed(e)) => Err(e),
+    }
+}
