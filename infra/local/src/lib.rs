@@ -76,7 +76,7 @@ pub fn open(
     if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
         deps = deps.with_github(gh);
     }
-    let (deps, background) = background::wire(deps, data_dir, sim)?;
+    let (deps, background) = background::wire(deps, store.clone(), data_dir, sim)?;
     let deps = Arc::new(deps);
     let auth = Arc::new(Authenticator::new(
         AuthConfig {

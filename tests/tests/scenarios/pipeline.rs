@@ -591,3 +591,36 @@ async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retryin
     assert_eq!(d.failure_reason.unwrap().code, "app_deleted");
     assert!(s.sim.builds_started().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_outage_keeps_the_deployment_and_retries_the_job() {
+    let s = stack(StackOptions {
+        with_worker: false,
+        ..Default::default()
+    })
+    .await;
+    let w = s.app.world.clone();
+    let r = s.app.deploy(w.app, &w.owner, SHA).await;
+    let id = Uuid::parse_str(&did(&r)).unwrap();
+    let job = Job::Advance { deployment_id: id };
+    s.sim.set_unavailable(true);
+    // pending → building needs no cluster; building does: the job fails retryably.
+    let e = pipeline::run(&s.app.deps, &job).await.unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.retryable),
+        ("temporarily_unavailable", true)
+    );
+    let d = s
+        .wait_for(w.app, &did(&r), |b| b["status"] == "building")
+        .await;
+    assert!(
+        d["failure_reason"].is_null(),
+        "an outage is not the app's failure"
+    );
+    assert!(s.sim.builds_started().is_empty());
+    // The cluster is back: the redelivered job carries the deployment on.
+    s.sim.set_unavailable(false);
+    drain(&s, id).await;
+    let d = s.wait_for(w.app, &did(&r), terminal).await;
+    assert_eq!(d["status"], "succeeded");
+}
