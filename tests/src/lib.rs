@@ -431,6 +431,15 @@ impl Default for StackOptions {
     }
 }
 
+/// A stack with no worker: jobs wait in the queue until the test runs them.
+pub async fn idle_stack() -> Stack {
+    stack(StackOptions {
+        with_worker: false,
+        ..Default::default()
+    })
+    .await
+}
+
 pub async fn stack(opts: StackOptions) -> Stack {
     stack_on(sqlite_store().await, opts).await
 }

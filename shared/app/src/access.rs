@@ -29,6 +29,18 @@ pub async fn app_for(
     Ok((ctx, role))
 }
 
+/// The app, for its owner, a tenant admin or a platform admin: the gate of every change.
+/// Other members get 403, everyone else 404.
+pub async fn app_to_manage(
+    deps: &Deps,
+    principal: &Principal,
+    app_id: Uuid,
+) -> Result<AppContext, Error> {
+    let (ctx, role) = app_for(deps, principal, app_id).await?;
+    role.require_owner_or_admin("app")?;
+    Ok(ctx)
+}
+
 /// Passes for the tenant's members (and platform admins); 404 for anyone else.
 pub async fn tenant_member(deps: &Deps, who: &Principal, tenant: Uuid) -> Result<(), Error> {
     let membership = if who.platform_admin {

@@ -125,8 +125,7 @@ pub async fn create(
     input: CreateDeployment,
     idempotency_key: Option<&str>,
 ) -> Result<Created, Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
     let idem = idempotency_key
         .map(|k| {
             let fingerprint = serde_json::to_value(&input).unwrap_or(Value::Null);
@@ -170,8 +169,7 @@ pub async fn create(
 /// Cancels an in-progress deployment and frees the app's slot at once. Cancelling a cancelled
 /// deployment is a no-op; a finished one cannot be cancelled.
 pub async fn cancel(deps: &Deps, who: &Principal, app_id: Uuid, id: Uuid) -> Result<(), Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
     let mut ctx = ctx;
     for _ in 0..MAX_ATTEMPTS {
         let d = find(deps, app_id, id).await?;

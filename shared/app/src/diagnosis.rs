@@ -8,8 +8,7 @@ use uuid::Uuid;
 use crate::{Deps, access, pipeline};
 
 pub async fn diagnosis(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<Diagnosis, Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
     if ctx.state.deployments_total == 0 {
         return Ok(diagnose(&app_id.to_string(), false, None));
     }

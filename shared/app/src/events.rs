@@ -7,12 +7,21 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// An event about deployment `d`, in its tenant and app.
+fn of_deployment(
+    kind: EventKind,
+    d: &Deployment,
+    at: OffsetDateTime,
+    detail: Value,
+) -> DomainEvent {
+    DomainEvent::new(kind, d.tenant_id, d.app_id, at, detail)
+}
+
 /// A deployment was created (pending).
 pub fn deployment_started(d: &Deployment) -> DomainEvent {
-    DomainEvent::new(
+    of_deployment(
         EventKind::DeploymentStarted,
-        d.tenant_id,
-        d.app_id,
+        d,
         d.started_at,
         json!({
             "deployment_id": d.id,
@@ -28,10 +37,9 @@ pub fn deployment_started(d: &Deployment) -> DomainEvent {
 
 /// A deployment moved to its next stage.
 pub fn deployment_stage_changed(d: &Deployment) -> DomainEvent {
-    DomainEvent::new(
+    of_deployment(
         EventKind::DeploymentStageChanged,
-        d.tenant_id,
-        d.app_id,
+        d,
         d.updated_at,
         json!({
             "deployment_id": d.id,
@@ -45,10 +53,9 @@ pub fn deployment_stage_changed(d: &Deployment) -> DomainEvent {
 
 /// A deployment ended: succeeded, failed (the reaper's `timeout` too) or cancelled.
 pub fn deployment_finished(d: &Deployment) -> DomainEvent {
-    DomainEvent::new(
+    of_deployment(
         EventKind::DeploymentFinished,
-        d.tenant_id,
-        d.app_id,
+        d,
         d.updated_at,
         json!({
             "deployment_id": d.id,
@@ -62,10 +69,9 @@ pub fn deployment_finished(d: &Deployment) -> DomainEvent {
 
 /// A succeeded deployment moved its environment's pointer.
 pub fn pointer_moved_by_deployment(d: &Deployment, env: Environment) -> DomainEvent {
-    DomainEvent::new(
+    of_deployment(
         EventKind::ProductionPointerMoved,
-        d.tenant_id,
-        d.app_id,
+        d,
         d.updated_at,
         json!({
             "deployment_id": d.id,
@@ -85,10 +91,9 @@ pub fn pointer_moved_by_rollback(
     requested_by: &str,
     at: OffsetDateTime,
 ) -> DomainEvent {
-    DomainEvent::new(
+    of_deployment(
         EventKind::ProductionPointerMoved,
-        target.tenant_id,
-        target.app_id,
+        target,
         at,
         json!({
             "deployment_id": target.id,
@@ -103,49 +108,24 @@ pub fn pointer_moved_by_rollback(
     )
 }
 
-fn connection_detail(g: &GitConnection, reason: &str, by: &str) -> Value {
-    json!({
+/// A git connection changed: `GitConnected` when made or replaced (reason `connected`) or
+/// retargeted (`branch_changed`); `GitDisconnected` when removed by a person
+/// (`disconnected`) or by GitHub (`installation_deleted`, `repository_removed`).
+pub fn git_connection(
+    kind: EventKind,
+    tenant: Uuid,
+    g: &GitConnection,
+    reason: &str,
+    by: &str,
+    at: OffsetDateTime,
+) -> DomainEvent {
+    let detail = json!({
         "provider": g.provider,
         "repo_full_name": g.repo_full_name,
         "branch": g.branch,
         "installation_id": g.installation_id,
         "reason": reason,
         "by": by,
-    })
-}
-
-/// A git connection was made or replaced (`connected`) or its branch changed
-/// (`branch_changed`).
-pub fn git_connected(
-    tenant: Uuid,
-    g: &GitConnection,
-    reason: &str,
-    by: &str,
-    at: OffsetDateTime,
-) -> DomainEvent {
-    DomainEvent::new(
-        EventKind::GitConnected,
-        tenant,
-        g.app_id,
-        at,
-        connection_detail(g, reason, by),
-    )
-}
-
-/// A git connection was removed: by a person (`disconnected`) or by GitHub
-/// (`installation_deleted`, `repository_removed`).
-pub fn git_disconnected(
-    tenant: Uuid,
-    g: &GitConnection,
-    reason: &str,
-    by: &str,
-    at: OffsetDateTime,
-) -> DomainEvent {
-    DomainEvent::new(
-        EventKind::GitDisconnected,
-        tenant,
-        g.app_id,
-        at,
-        connection_detail(g, reason, by),
-    )
+    });
+    DomainEvent::new(kind, tenant, g.app_id, at, detail)
 }

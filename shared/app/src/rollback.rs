@@ -27,8 +27,7 @@ pub async fn request(
     id: Uuid,
     _input: RollbackRequest,
 ) -> Result<(), Error> {
-    let (_ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let _ctx = access::app_to_manage(deps, who, app_id).await?;
     let d = find(deps, app_id, id).await?;
     if d.image_uri.is_none() {
         return Err(Error::precondition(

@@ -185,11 +185,7 @@ async fn drain(s: &Stack, id: Uuid) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_stage_and_a_redelivered_job_build_once_and_finish_once() {
-    let s = stack(StackOptions {
-        with_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let s = idle_stack().await;
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     let id = Uuid::parse_str(&did(&r)).unwrap();
@@ -569,11 +565,7 @@ async fn an_image_of_the_same_commit_is_reused_unless_a_rebuild_is_forced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retrying() {
-    let s = stack(StackOptions {
-        with_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let s = idle_stack().await;
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     let id = Uuid::parse_str(&did(&r)).unwrap();
@@ -594,11 +586,7 @@ async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retryin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cluster_outage_keeps_the_deployment_and_retries_the_job() {
-    let s = stack(StackOptions {
-        with_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let s = idle_stack().await;
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     let id = Uuid::parse_str(&did(&r)).unwrap();

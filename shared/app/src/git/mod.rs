@@ -10,7 +10,7 @@ mod state_token;
 pub mod webhook;
 pub mod wire;
 
-use axhub_domain::{Error, GitConnection, Principal, validate};
+use axhub_domain::{Error, EventKind, GitConnection, Principal, validate};
 use axhub_ports::GitHub;
 use axhub_ports::github::RepositoryPage;
 use uuid::Uuid;
@@ -46,7 +46,14 @@ pub(crate) async fn remove(
 ) -> Result<bool, Error> {
     let mut work = UnitOfWork::new();
     work.remove_connection(g);
-    work.emit(events::git_disconnected(tenant, g, reason, by, deps.now()))?;
+    work.emit(events::git_connection(
+        EventKind::GitDisconnected,
+        tenant,
+        g,
+        reason,
+        by,
+        deps.now(),
+    ))?;
     match work.commit(deps).await {
         Ok(()) => {
             tracing::info!(app_id = %g.app_id, reason, "git disconnected");
@@ -77,7 +84,8 @@ async fn upsert(
     }
     work.put_connection(g)?;
     if changed {
-        work.emit(events::git_connected(
+        work.emit(events::git_connection(
+            EventKind::GitConnected,
             ctx.app.tenant_id,
             g,
             "connected",
@@ -125,8 +133,7 @@ pub async fn status(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<Connec
 
 /// `GET …/git/github/install/start`: the GitHub App's installation URL with a fresh state.
 pub async fn install_start(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<String, Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
     let gh = github(deps)?;
     let state = state_token::issue(deps, &ctx, &who.user_id).await?;
     Ok(gh.settings().install_url(&state))
@@ -163,19 +170,28 @@ async fn verify_installation(
 }
 
 /// The validated target of a connection, attached to an app.
-fn connection(
-    app_id: Uuid,
-    installation: Option<i64>,
-    repo: Option<&str>,
-    branch: Option<&str>,
-) -> Result<GitConnection, Error> {
+fn connection(app_id: Uuid, target: &ConnectRepository) -> Result<GitConnection, Error> {
     Ok(GitConnection {
         app_id,
         provider: PROVIDER.to_owned(),
-        installation_id: validate::installation_id(installation, "installation_id")?,
-        repo_full_name: validate::repo_full_name(repo)?,
-        branch: validate::branch_or_default(branch)?,
+        installation_id: validate::installation_id(target.installation_id, "installation_id")?,
+        repo_full_name: validate::repo_full_name(target.repo_full_name.as_deref())?,
+        branch: validate::branch_or_default(target.branch.as_deref())?,
     })
+}
+
+/// The last checks of every connect (the installation is the caller's, the App can read the
+/// repository), then the write.
+async fn verify_and_write(
+    deps: &Deps,
+    who: &Principal,
+    ctx: &AppContext,
+    g: &GitConnection,
+    state: Option<&state_token::Checked>,
+) -> Result<(), Error> {
+    let gh = github(deps)?;
+    verify_installation(gh, &who.user_id, g.installation_id, &g.repo_full_name).await?;
+    upsert(deps, ctx, g, &who.user_id, state).await
 }
 
 fn issued_to(state: &state_token::Checked, who: &Principal) -> Result<(), Error> {
@@ -197,15 +213,9 @@ pub async fn register(
     app_id: Uuid,
     input: RegisterConnection,
 ) -> Result<ConnectionView, Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
-    let g = connection(
-        app_id,
-        input.installation_id,
-        input.repo_full_name.as_deref(),
-        input.branch.as_deref(),
-    )?;
-    let gh = github(deps)?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
+    let g = connection(app_id, &input.target())?;
+    github(deps)?;
     let state = state_token::check(deps, input.state.as_deref()).await?;
     if state.record.app_id != app_id {
         return Err(Error::forbidden(
@@ -213,8 +223,7 @@ pub async fn register(
         ));
     }
     issued_to(&state, who)?;
-    verify_installation(gh, &who.user_id, g.installation_id, &g.repo_full_name).await?;
-    upsert(deps, &ctx, &g, &who.user_id, Some(&state)).await?;
+    verify_and_write(deps, who, &ctx, &g, Some(&state)).await?;
     Ok(ConnectionView::from(&g))
 }
 
@@ -226,30 +235,17 @@ pub async fn complete(
     input: RegisterConnection,
 ) -> Result<CompletedConnection, Error> {
     // Validated before the state is read, with a placeholder app the state then names.
-    let target = connection(
-        Uuid::nil(),
-        input.installation_id,
-        input.repo_full_name.as_deref(),
-        input.branch.as_deref(),
-    )?;
-    let gh = github(deps)?;
+    let target = connection(Uuid::nil(), &input.target())?;
+    github(deps)?;
     let state = state_token::check(deps, input.state.as_deref()).await?;
     issued_to(&state, who)?;
     // The caller must still be allowed to connect the app the state was issued for.
-    let (ctx, role) = access::app_for(deps, who, state.record.app_id).await?;
-    role.require_owner_or_admin("app")?;
-    verify_installation(
-        gh,
-        &who.user_id,
-        target.installation_id,
-        &target.repo_full_name,
-    )
-    .await?;
+    let ctx = access::app_to_manage(deps, who, state.record.app_id).await?;
     let g = GitConnection {
         app_id: state.record.app_id,
         ..target
     };
-    upsert(deps, &ctx, &g, &who.user_id, Some(&state)).await?;
+    verify_and_write(deps, who, &ctx, &g, Some(&state)).await?;
     let tenant_slug = match tenants::get(deps, ctx.app.tenant_id).await {
         Ok(Some(t)) => t.slug,
         _ => String::new(),
@@ -272,18 +268,10 @@ pub async fn connect(
     app_id: Uuid,
     input: ConnectRepository,
 ) -> Result<ConnectionView, Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
     who.require_scope("deploy:write")?;
-    let g = connection(
-        app_id,
-        input.installation_id,
-        input.repo_full_name.as_deref(),
-        input.branch.as_deref(),
-    )?;
-    let gh = github(deps)?;
-    verify_installation(gh, &who.user_id, g.installation_id, &g.repo_full_name).await?;
-    upsert(deps, &ctx, &g, &who.user_id, None).await?;
+    let g = connection(app_id, &input)?;
+    verify_and_write(deps, who, &ctx, &g, None).await?;
     Ok(ConnectionView::from(&g))
 }
 
@@ -294,8 +282,7 @@ pub async fn update_branch(
     app_id: Uuid,
     input: UpdateBranch,
 ) -> Result<ConnectionView, Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
     let branch = validate::branch_name(input.branch.as_deref().unwrap_or_default())?.to_owned();
     let Some(current) = ctx.git.clone() else {
         return Err(Error::not_found("git connection"));
@@ -306,7 +293,8 @@ pub async fn update_branch(
     let g = GitConnection { branch, ..current };
     let mut work = UnitOfWork::new();
     work.retarget_branch(&g);
-    work.emit(events::git_connected(
+    work.emit(events::git_connection(
+        EventKind::GitConnected,
         ctx.app.tenant_id,
         &g,
         "branch_changed",
@@ -326,8 +314,7 @@ pub async fn update_branch(
 
 /// `DELETE …/git-connection`: idempotent; deployment history stays.
 pub async fn disconnect(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<(), Error> {
-    let (ctx, role) = access::app_for(deps, who, app_id).await?;
-    role.require_owner_or_admin("app")?;
+    let ctx = access::app_to_manage(deps, who, app_id).await?;
     let Some(g) = &ctx.git else { return Ok(()) };
     // Already gone (or replaced meanwhile, which this request did not see): nothing to do.
     remove(deps, ctx.app.tenant_id, g, "disconnected", &who.user_id).await?;

@@ -73,6 +73,17 @@ pub struct RegisterConnection {
     pub branch: Option<String>,
 }
 
+impl RegisterConnection {
+    /// What to connect, without the state token.
+    pub fn target(&self) -> ConnectRepository {
+        ConnectRepository {
+            installation_id: self.installation_id,
+            repo_full_name: self.repo_full_name.clone(),
+            branch: self.branch.clone(),
+        }
+    }
+}
+
 /// Body of the agent's connect (`POST …/git/github/connect`): no state token.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct ConnectRepository {
