@@ -7,6 +7,7 @@ use axhub_app::git::{
     RegisterConnection, UpdateBranch,
 };
 use axhub_domain::Error;
+use axhub_domain::ErrorCode;
 use axhub_http::{ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, QueryMap, path_uuid};
 use axhub_ports::github::{Account, Repository, RepositoryPage};
 use axum::extract::{Path, State};
@@ -287,7 +288,7 @@ async fn repositories(
         _ => {
             return Err(Error::field(
                 "installationID",
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "must be a positive integer",
             )
             .into());

@@ -1,5 +1,6 @@
 //! The deployments endpoint group: history, trigger, inspect, cancel, tenant feed.
 
+use axhub_domain::ErrorCode;
 use axhub_domain::authz::require_tenant_member;
 use axhub_domain::deployment::NewDeployment;
 use axhub_domain::{
@@ -63,7 +64,7 @@ pub async fn list(
             let _ = c;
             return Err(Error::field(
                 "cursor",
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "use either cursor or offset, not both",
             ));
         }
@@ -152,19 +153,19 @@ pub struct Created {
 fn preconditions(ctx: &AppContext) -> Result<Environment, Error> {
     if !ctx.app.has_subdomain() {
         return Err(Error::precondition(
-            "subdomain_not_configured",
+            ErrorCode::SubdomainNotConfigured,
             "set the app's subdomain before deploying",
         ));
     }
     if ctx.git.is_none() {
         return Err(Error::precondition(
-            "git_connection_required",
+            ErrorCode::GitConnectionRequired,
             "connect the app to a GitHub repository before deploying",
         ));
     }
     if ctx.app.approved && !ctx.app.staging_enabled {
         return Err(Error::precondition(
-            "staging_required",
+            ErrorCode::StagingRequired,
             "this app is public: enable staging to deploy; production changes only by promote",
         ));
     }
@@ -177,7 +178,7 @@ fn preconditions(ctx: &AppContext) -> Result<Environment, Error> {
 
 fn in_progress(active: Uuid) -> Error {
     Error::conflict(
-        "conflict",
+        ErrorCode::Conflict,
         format!("deployment {active} is in progress; cancel it or wait for it to finish"),
     )
 }
@@ -382,7 +383,7 @@ pub async fn cancel(deps: &Deps, who: &Principal, app_id: Uuid, id: Uuid) -> Res
             DeploymentStatus::Cancelled => return Ok(()),
             DeploymentStatus::Succeeded | DeploymentStatus::Failed => {
                 return Err(Error::conflict(
-                    "invalid_state_transition",
+                    ErrorCode::InvalidStateTransition,
                     format!(
                         "deployment already {}; only an in-progress one can be cancelled",
                         d.status.as_str()
@@ -507,7 +508,7 @@ pub async fn rollback(
     let d = find(deps, app_id, id).await?;
     if d.image_uri.is_none() {
         return Err(Error::precondition(
-            "image_not_built",
+            ErrorCode::ImageNotBuilt,
             format!(
                 "deployment {id} never produced an image (it is {}); roll back to one that did",
                 d.status.as_str()

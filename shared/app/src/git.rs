@@ -9,6 +9,7 @@
 
 pub mod webhook;
 
+use axhub_domain::ErrorCode;
 use axhub_domain::{DomainEvent, Error, EventKind, GitConnection, Principal, validate};
 use axhub_store::{Cond, Item, StoreError, TxOp, Update};
 use serde::{Deserialize, Serialize};
@@ -143,7 +144,7 @@ pub fn repo_full_name(raw: Option<&str>) -> Result<String, Error> {
     if value.is_empty() {
         return Err(Error::field(
             "repo_full_name",
-            "required",
+            ErrorCode::Required,
             "must name the repository as owner/repo",
         ));
     }
@@ -167,7 +168,7 @@ pub fn repo_full_name(raw: Option<&str>) -> Result<String, Error> {
     } else {
         Err(Error::field(
             "repo_full_name",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             "must be owner/repo as GitHub names repositories",
         ))
     }
@@ -179,10 +180,10 @@ pub fn installation_id(raw: Option<i64>, name: &str) -> Result<i64, Error> {
         Some(n) if n > 0 => Ok(n),
         Some(_) => Err(Error::field(
             name,
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "must be a positive integer",
         )),
-        None => Err(Error::field(name, "required", "must be given")),
+        None => Err(Error::field(name, ErrorCode::Required, "must be given")),
     }
 }
 
@@ -201,7 +202,7 @@ pub fn page(raw: Option<&str>) -> Result<u32, Error> {
         Ok(n) if (1..=i64::from(u32::MAX)).contains(&n) => Ok(n as u32),
         _ => Err(Error::field(
             "page",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "must be an integer of 1 or more",
         )),
     }
@@ -214,7 +215,7 @@ pub fn per_page(raw: Option<&str>) -> Result<u32, Error> {
         Ok(n) if (1..=i64::from(MAX_PER_PAGE)).contains(&n) => Ok(n as u32),
         _ => Err(Error::field(
             "per_page",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             format!("must be an integer between 1 and {MAX_PER_PAGE}"),
         )),
     }
@@ -355,7 +356,7 @@ fn state_hash(token: &str) -> String {
 fn state_invalid() -> Error {
     Error::field(
         "state",
-        "invalid_oauth_state",
+        ErrorCode::InvalidOauthState,
         "is unknown, expired or already used; start the GitHub installation again",
     )
 }
@@ -384,7 +385,7 @@ async fn peek_state(deps: &Deps, raw: Option<&str>) -> Result<(StateRecord, TxOp
     if token.is_empty() {
         return Err(Error::field(
             "state",
-            "required",
+            ErrorCode::Required,
             "must be the state token of the installation",
         ));
     }
@@ -465,7 +466,7 @@ async fn verify_installation(
     {
         let mut e = Error::field(
             "repo_full_name",
-            "installation_verification_failed",
+            ErrorCode::InstallationVerificationFailed,
             format!("the GitHub App installation {installation} cannot read {repo_full_name}"),
         );
         e.message = format!(
@@ -644,7 +645,7 @@ pub async fn update_branch(
         }
         // Disconnected or reconnected meanwhile: the caller retargets what is there now.
         Err(StoreError::TransactionCancelled { .. }) => Err(Error::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "the git connection changed meanwhile; read it again",
         )),
         Err(e) => Err(store_error(e)),
@@ -723,7 +724,7 @@ mod tests {
         ] {
             assert!(repo_full_name(Some(bad)).is_err(), "{bad}");
         }
-        assert_eq!(repo_full_name(None).unwrap_err().code, "required");
+        assert_eq!(repo_full_name(None).unwrap_err().code, ErrorCode::Required);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! requests with one key can never both create work.
 
 use axhub_domain::Error;
+use axhub_domain::ErrorCode;
 use axhub_store::{Cond, Item, TxOp};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -42,7 +43,7 @@ impl IdempotencyKey {
         if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| (0x21..0x7f).contains(&b)) {
             return Err(Error::field(
                 "Idempotency-Key",
-                "invalid_format",
+                ErrorCode::InvalidFormat,
                 "must be 1 to 255 visible ASCII characters",
             ));
         }
@@ -66,7 +67,7 @@ impl IdempotencyKey {
         if item.get("fingerprint").and_then(Value::as_str) != Some(self.fingerprint.as_str()) {
             return Err(Error::field(
                 "Idempotency-Key",
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "was already used for a different request",
             ));
         }
