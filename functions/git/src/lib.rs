@@ -6,7 +6,7 @@ use axhub_app::git::{
     self, AccountList, CompletedConnection, ConnectRepository, ConnectionStatus, ConnectionView,
     RegisterConnection, UpdateBranch,
 };
-use axhub_domain::{Error, validate};
+use axhub_domain::{Error, ErrorCode, validate};
 use axhub_http::{ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, QueryMap, path_uuid};
 use axhub_ports::github::{Account, Repository, RepositoryPage};
 use axum::extract::{Path, State};
@@ -287,7 +287,7 @@ async fn repositories(
         _ => {
             return Err(Error::field(
                 "installationID",
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "must be a positive integer",
             )
             .into());

@@ -1,6 +1,8 @@
 //! The deployments endpoint group: history, trigger, inspect, cancel, tenant feed.
 
-use axhub_domain::{Deployment, DeploymentStatus, Error, Principal, TriggerSource, validate};
+use axhub_domain::{
+    Deployment, DeploymentStatus, Error, ErrorCode, Principal, TriggerSource, validate,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -55,7 +57,7 @@ pub async fn list(
         Some(_) if params.offset > 0 => {
             return Err(Error::field(
                 "cursor",
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "use either cursor or offset, not both",
             ));
         }
@@ -177,7 +179,7 @@ pub async fn cancel(deps: &Deps, who: &Principal, app_id: Uuid, id: Uuid) -> Res
             DeploymentStatus::Cancelled => return Ok(()),
             DeploymentStatus::Succeeded | DeploymentStatus::Failed => {
                 return Err(Error::conflict(
-                    "invalid_state_transition",
+                    ErrorCode::InvalidStateTransition,
                     format!(
                         "deployment already {}; only an in-progress one can be cancelled",
                         d.status.as_str()

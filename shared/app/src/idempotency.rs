@@ -2,7 +2,7 @@
 //! The record is written in the same unit of work as the work it stands for, so two racing
 //! requests with one key can never both create work.
 
-use axhub_domain::Error;
+use axhub_domain::{Error, ErrorCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -39,7 +39,7 @@ impl IdempotencyKey {
         if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| (0x21..0x7f).contains(&b)) {
             return Err(Error::field(
                 "Idempotency-Key",
-                "invalid_format",
+                ErrorCode::InvalidFormat,
                 "must be 1 to 255 visible ASCII characters",
             ));
         }
@@ -57,7 +57,7 @@ impl IdempotencyKey {
         if stored.fingerprint != self.fingerprint {
             return Err(Error::field(
                 "Idempotency-Key",
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "was already used for a different request",
             ));
         }

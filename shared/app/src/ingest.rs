@@ -9,6 +9,7 @@
 //! `ReviewApproved {app_id}`; every detail carries `version` (a number that grows with each
 //! change of that entity, e.g. its update time in ms).
 
+use axhub_domain::ErrorCode;
 use axhub_domain::{App, Error, Membership, Tenant};
 use axhub_store::{Cond, Item, Key, StoreError};
 use serde::Deserialize;
@@ -38,7 +39,7 @@ fn version(detail: &Value) -> Result<i64, Error> {
         .ok_or_else(|| {
             Error::field(
                 "version",
-                "required",
+                ErrorCode::Required,
                 "every event detail carries a version",
             )
         })

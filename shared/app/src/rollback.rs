@@ -2,7 +2,7 @@
 //! No new deployment row; the worker swaps the production set and moves the pointer once it
 //! rolled out (`pipeline::rollback`).
 
-use axhub_domain::{Error, Principal};
+use axhub_domain::{Error, ErrorCode, Principal};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ pub async fn request(
     let d = find(deps, app_id, id).await?;
     if d.image_uri.is_none() {
         return Err(Error::precondition(
-            "image_not_built",
+            ErrorCode::ImageNotBuilt,
             format!(
                 "deployment {id} never produced an image (it is {}); roll back to one that did",
                 d.status.as_str()

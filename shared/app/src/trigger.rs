@@ -2,7 +2,7 @@
 //! rule of the trigger in one place.
 
 use axhub_domain::deployment::NewDeployment;
-use axhub_domain::{Deployment, Environment, Error, TriggerSource};
+use axhub_domain::{Deployment, Environment, Error, ErrorCode, TriggerSource};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -37,19 +37,19 @@ pub struct Created {
 pub fn preconditions(ctx: &AppContext) -> Result<Environment, Error> {
     if !ctx.app.has_subdomain() {
         return Err(Error::precondition(
-            "subdomain_not_configured",
+            ErrorCode::SubdomainNotConfigured,
             "set the app's subdomain before deploying",
         ));
     }
     if ctx.git.is_none() {
         return Err(Error::precondition(
-            "git_connection_required",
+            ErrorCode::GitConnectionRequired,
             "connect the app to a GitHub repository before deploying",
         ));
     }
     if ctx.app.approved && !ctx.app.staging_enabled {
         return Err(Error::precondition(
-            "staging_required",
+            ErrorCode::StagingRequired,
             "this app is public: enable staging to deploy; production changes only by promote",
         ));
     }
@@ -62,7 +62,7 @@ pub fn preconditions(ctx: &AppContext) -> Result<Environment, Error> {
 
 fn in_progress(active: Uuid) -> Error {
     Error::conflict(
-        "conflict",
+        ErrorCode::Conflict,
         format!("deployment {active} is in progress; cancel it or wait for it to finish"),
     )
 }

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::Error;
+use crate::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -29,7 +30,7 @@ pub struct IllegalTransition {
 impl From<IllegalTransition> for Error {
     fn from(t: IllegalTransition) -> Self {
         Error::conflict(
-            "invalid_state_transition",
+            ErrorCode::InvalidStateTransition,
             format!(
                 "a {} deployment cannot become {}",
                 t.from.as_str(),
@@ -272,7 +273,7 @@ mod tests {
         assert!(d.advance(Building, OffsetDateTime::UNIX_EPOCH).is_err());
         assert_eq!(d, before);
         let err: Error = d.cancel(OffsetDateTime::UNIX_EPOCH).unwrap_err().into();
-        assert_eq!(err.code, "invalid_state_transition");
+        assert_eq!(err.code, ErrorCode::InvalidStateTransition);
     }
 
     #[test]

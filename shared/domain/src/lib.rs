@@ -4,6 +4,7 @@ pub mod authz;
 pub mod deployment;
 pub mod diagnosis;
 pub mod error;
+pub mod error_code;
 pub mod event;
 pub mod model;
 pub mod validate;
@@ -14,5 +15,6 @@ pub use deployment::{
     TriggerSource,
 };
 pub use error::{Category, Error, FieldError};
+pub use error_code::ErrorCode;
 pub use event::{DomainEvent, EventKind};
 pub use model::{App, GitConnection, Membership, Tenant};

@@ -1,6 +1,7 @@
 //! Input rules shared by every endpoint group.
 
 use crate::Error;
+use crate::ErrorCode;
 
 /// A full git commit id: exactly 40 lowercase or uppercase hex characters.
 pub fn commit_sha(value: &str) -> Result<String, Error> {
@@ -9,7 +10,7 @@ pub fn commit_sha(value: &str) -> Result<String, Error> {
     } else {
         Err(Error::field(
             "commit_sha",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             "must be a 40-character hex git commit id",
         ))
     }
@@ -22,7 +23,7 @@ pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, Error> {
         Ok(n) if n >= 1 && n <= i64::from(max) => Ok(n as u32),
         _ => Err(Error::field(
             "limit",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             format!("must be an integer between 1 and {max}"),
         )),
     }
@@ -35,7 +36,7 @@ pub fn offset(raw: Option<&str>) -> Result<u64, Error> {
         Ok(n) if n >= 0 => Ok(n as u64),
         _ => Err(Error::field(
             "offset",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "must be an integer of 0 or more",
         )),
     }
@@ -43,7 +44,8 @@ pub fn offset(raw: Option<&str>) -> Result<u64, Error> {
 
 /// A UUID path or body parameter; a malformed one is a 400 naming the parameter.
 pub fn uuid(name: &str, raw: &str) -> Result<uuid::Uuid, Error> {
-    uuid::Uuid::parse_str(raw).map_err(|_| Error::field(name, "invalid_format", "must be a UUID"))
+    uuid::Uuid::parse_str(raw)
+        .map_err(|_| Error::field(name, ErrorCode::InvalidFormat, "must be a UUID"))
 }
 
 #[cfg(test)]
@@ -83,17 +85,21 @@ pub fn branch_name(value: &str) -> Result<&str, Error> {
     let bad = |why: &str| {
         Err(Error::field(
             "branch",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             format!("is not a valid git branch name: {why}"),
         ))
     };
     if value.is_empty() {
-        return Err(Error::field("branch", "required", "must not be empty"));
+        return Err(Error::field(
+            "branch",
+            ErrorCode::Required,
+            "must not be empty",
+        ));
     }
     if value.len() > MAX_BRANCH_LEN {
         return Err(Error::field(
             "branch",
-            "too_long",
+            ErrorCode::TooLong,
             format!("must be at most {MAX_BRANCH_LEN} bytes"),
         ));
     }
@@ -174,10 +180,13 @@ mod branch_tests {
         ] {
             let e = branch_name(bad).unwrap_err();
             assert_eq!(e.fields[0].name, "branch", "{bad}");
-            assert_eq!(e.code, "invalid_format", "{bad}");
+            assert_eq!(e.code, ErrorCode::InvalidFormat, "{bad}");
         }
-        assert_eq!(branch_name("").unwrap_err().code, "required");
-        assert_eq!(branch_name(&"a".repeat(256)).unwrap_err().code, "too_long");
+        assert_eq!(branch_name("").unwrap_err().code, ErrorCode::Required);
+        assert_eq!(
+            branch_name(&"a".repeat(256)).unwrap_err().code,
+            ErrorCode::TooLong
+        );
         assert!(branch_name(&"a".repeat(255)).is_ok());
     }
 }
@@ -194,7 +203,7 @@ pub fn repo_full_name(raw: Option<&str>) -> Result<String, Error> {
     if value.is_empty() {
         return Err(Error::field(
             "repo_full_name",
-            "required",
+            ErrorCode::Required,
             "must name the repository as owner/repo",
         ));
     }
@@ -218,7 +227,7 @@ pub fn repo_full_name(raw: Option<&str>) -> Result<String, Error> {
     } else {
         Err(Error::field(
             "repo_full_name",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             "must be owner/repo as GitHub names repositories",
         ))
     }
@@ -230,10 +239,10 @@ pub fn installation_id(raw: Option<i64>, name: &str) -> Result<i64, Error> {
         Some(n) if n > 0 => Ok(n),
         Some(_) => Err(Error::field(
             name,
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "must be a positive integer",
         )),
-        None => Err(Error::field(name, "required", "must be given")),
+        None => Err(Error::field(name, ErrorCode::Required, "must be given")),
     }
 }
 
@@ -252,7 +261,7 @@ pub fn page(raw: Option<&str>) -> Result<u32, Error> {
         Ok(n) if (1..=i64::from(u32::MAX)).contains(&n) => Ok(n as u32),
         _ => Err(Error::field(
             "page",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "must be an integer of 1 or more",
         )),
     }
@@ -265,7 +274,7 @@ pub fn per_page(raw: Option<&str>) -> Result<u32, Error> {
         Ok(n) if (1..=i64::from(MAX_PER_PAGE)).contains(&n) => Ok(n as u32),
         _ => Err(Error::field(
             "per_page",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             format!("must be an integer between 1 and {MAX_PER_PAGE}"),
         )),
     }
@@ -291,7 +300,7 @@ mod repository_tests {
         ] {
             assert!(repo_full_name(Some(bad)).is_err(), "{bad}");
         }
-        assert_eq!(repo_full_name(None).unwrap_err().code, "required");
+        assert_eq!(repo_full_name(None).unwrap_err().code, ErrorCode::Required);
     }
 
     #[test]

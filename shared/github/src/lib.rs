@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axhub_domain::ErrorCode;
 use axhub_domain::{Error, GitConnection, validate};
 use axhub_ports::SealedTokens;
 use axhub_ports::github::{
@@ -504,7 +505,7 @@ impl GitHub for GitHubClient {
     async fn branch_head(&self, git: &GitConnection) -> Result<String, Error> {
         let Some(token) = self.installation_token(git.installation_id).await? else {
             return Err(Error::precondition(
-                "github_installation_missing",
+                ErrorCode::GithubInstallationMissing,
                 format!(
                     "the GitHub App is no longer installed for {}; connect the app again",
                     git.repo_full_name
@@ -519,7 +520,7 @@ impl GitHub for GitHubClient {
         let answer = self.get(&path, &token, &[]).await?;
         if matches!(answer.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
             return Err(Error::precondition(
-                "branch_not_found",
+                ErrorCode::BranchNotFound,
                 format!(
                     "branch {} of {} does not exist or cannot be read",
                     git.branch, git.repo_full_name
@@ -560,7 +561,7 @@ impl GitHub for GitHubClient {
         if grant.access_token.trim().is_empty() {
             return Err(Error::field(
                 "access_token",
-                "required",
+                ErrorCode::Required,
                 "must not be empty",
             ));
         }

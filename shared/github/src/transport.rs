@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use axhub_domain::{Category, Error};
+use axhub_domain::{Error, ErrorCode};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
@@ -42,15 +42,11 @@ impl Answer {
 }
 
 pub(crate) fn bad_gateway(message: impl Into<String>) -> Error {
-    Error::new(Category::Unavailable, "bad_gateway", message)
+    Error::new(ErrorCode::BadGateway, message)
 }
 
 pub(crate) fn relogin(message: impl Into<String>) -> Error {
-    Error::new(
-        Category::PreconditionFailed,
-        "github_relogin_required",
-        message,
-    )
+    Error::new(ErrorCode::GithubReloginRequired, message)
 }
 
 /// How long to wait before asking again, when GitHub says its rate limit is reached: a 403 or
@@ -73,8 +69,7 @@ pub(crate) fn rate_limit(status: StatusCode, headers: &HeaderMap, now_epoch: i64
             .unwrap_or(60_000),
     };
     let mut e = Error::new(
-        Category::RateLimited,
-        "rate_limited",
+        ErrorCode::RateLimited,
         "GitHub's rate limit is reached; retry later",
     );
     e.retry_after_ms = Some(after_ms);
@@ -143,6 +138,7 @@ pub(crate) async fn send(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use axhub_domain::Category;
     use reqwest::header::HeaderValue;
 
     #[test]

@@ -1,6 +1,6 @@
 //! The error envelope of DESIGN §2, mapped from `axhub_domain::Error` in this one place.
 
-use axhub_domain::{Category, Error};
+use axhub_domain::{Category, Error, ErrorCode};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -16,17 +16,18 @@ impl From<Error> for ApiError {
     }
 }
 
-/// The HTTP status of an error: by category, except the few codes the contract gives their
-/// own status.
-pub fn status_of(e: &Error) -> StatusCode {
-    match e.code.as_str() {
-        "github_relogin_required" => return StatusCode::PRECONDITION_REQUIRED,
-        "bad_gateway" => return StatusCode::BAD_GATEWAY,
-        "unprocessable" | "github_app_not_installed" => return StatusCode::UNPROCESSABLE_ENTITY,
-        "payload_too_large" => return StatusCode::PAYLOAD_TOO_LARGE,
+/// The HTTP status of an error: by the category its code belongs to, except the few codes
+/// the contract gives a status of their own.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::GithubReloginRequired => return StatusCode::PRECONDITION_REQUIRED,
+        ErrorCode::BadGateway => return StatusCode::BAD_GATEWAY,
+        ErrorCode::PayloadTooLarge => return StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::UnsupportedMediaType => return StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::MethodNotAllowed => return StatusCode::METHOD_NOT_ALLOWED,
         _ => {}
     }
-    match e.category {
+    match code.category() {
         Category::Validation => StatusCode::BAD_REQUEST,
         Category::Unauthenticated => StatusCode::UNAUTHORIZED,
         Category::PermissionDenied => StatusCode::FORBIDDEN,
@@ -43,7 +44,7 @@ pub fn status_of(e: &Error) -> StatusCode {
 pub fn envelope(e: &Error, request_id: &str) -> Value {
     let mut err = json!({
         "category": e.category.as_str(),
-        "code": e.code,
+        "code": e.code.as_str(),
         "message": e.message,
         "retryable": e.retryable,
         "request_id": request_id,
@@ -61,7 +62,7 @@ impl IntoResponse for ApiError {
     /// The body is rendered by `request_id::layer`, which knows the request id; the error
     /// rides along as a response extension until then.
     fn into_response(self) -> Response {
-        let status = status_of(&self.0);
+        let status = status_of(self.0.code);
         let mut resp = status.into_response();
         if let Some(ms) = self.0.retry_after_ms {
             let secs = ms.div_ceil(1000).to_string();

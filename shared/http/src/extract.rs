@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use axhub_domain::{Error, Principal, validate};
+use axhub_domain::{Error, ErrorCode, Principal, validate};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -42,8 +42,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonBody<
             .await
             .map_err(|_| {
                 ApiError(Error::new(
-                    axhub_domain::Category::Validation,
-                    "payload_too_large",
+                    ErrorCode::PayloadTooLarge,
                     format!("the body may be at most {MAX_BODY} bytes"),
                 ))
             })?;
@@ -53,8 +52,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonBody<
         match serde_json::from_slice::<T>(&bytes) {
             Ok(v) => Ok(JsonBody(v)),
             Err(e) if e.is_data() => Err(ApiError(Error::new(
-                axhub_domain::Category::Validation,
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 format!("invalid request body: {e}"),
             ))),
             Err(_) => Err(ApiError(Error::bad_request(

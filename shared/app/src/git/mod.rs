@@ -10,7 +10,7 @@ mod state_token;
 pub mod webhook;
 pub mod wire;
 
-use axhub_domain::{Error, EventKind, GitConnection, Principal, validate};
+use axhub_domain::{Error, ErrorCode, EventKind, GitConnection, Principal, validate};
 use axhub_ports::GitHub;
 use axhub_ports::github::RepositoryPage;
 use uuid::Uuid;
@@ -157,7 +157,7 @@ async fn verify_installation(
     {
         let mut e = Error::field(
             "repo_full_name",
-            "installation_verification_failed",
+            ErrorCode::InstallationVerificationFailed,
             format!("the GitHub App installation {installation} cannot read {repo_full_name}"),
         );
         e.message = format!(
@@ -305,7 +305,7 @@ pub async fn update_branch(
         Ok(()) => Ok(ConnectionView::from(&g)),
         // Disconnected or reconnected meanwhile: the caller retargets what is there now.
         Err(refused) if refused.lost(Guard::Connection) => Err(Error::conflict(
-            "conflict",
+            ErrorCode::Conflict,
             "the git connection changed meanwhile; read it again",
         )),
         Err(refused) => Err(refused.into_error()),

@@ -2,7 +2,7 @@
 //! to an app and a user, checked before anything else and consumed only in the unit of work
 //! that writes the connection (verify before consume).
 
-use axhub_domain::Error;
+use axhub_domain::{Error, ErrorCode};
 use sha2::{Digest, Sha256};
 
 use crate::Deps;
@@ -20,7 +20,7 @@ fn hash(token: &str) -> String {
 pub(super) fn invalid() -> Error {
     Error::field(
         "state",
-        "invalid_oauth_state",
+        ErrorCode::InvalidOauthState,
         "is unknown, expired or already used; start the GitHub installation again",
     )
 }
@@ -60,7 +60,7 @@ pub(super) async fn check(deps: &Deps, raw: Option<&str>) -> Result<Checked, Err
     if token.is_empty() {
         return Err(Error::field(
             "state",
-            "required",
+            ErrorCode::Required,
             "must be the state token of the installation",
         ));
     }

@@ -8,6 +8,7 @@
 //! deployment is created with an idempotency record keyed by the delivery, in the
 //! deployment's own transaction, so even a released claim never deploys a push twice.
 
+use axhub_domain::ErrorCode;
 use axhub_domain::{Category, Error, GitConnection, TriggerSource, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -119,7 +120,7 @@ struct InstallationRepositoriesEvent {
 
 fn invalid_signature() -> Error {
     Error::unauthenticated(
-        "invalid_signature",
+        ErrorCode::InvalidSignature,
         "X-Hub-Signature-256 is missing or does not match the webhook secret",
     )
 }
@@ -137,7 +138,7 @@ pub async fn receive(deps: &Deps, d: Delivery<'_>) -> Result<WebhookOutcome, Err
     {
         return Err(Error::field(
             "X-GitHub-Delivery",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             "must be GitHub's delivery id",
         ));
     }
@@ -228,7 +229,7 @@ async fn dispatch(
         }
         "" => Err(Error::field(
             "X-GitHub-Event",
-            "required",
+            ErrorCode::Required,
             "must name the event",
         )),
         other => Ok(WebhookOutcome::ignored(format!(
@@ -342,8 +343,8 @@ async fn push(deps: &Deps, delivery_id: &str, e: PushEvent) -> Result<WebhookOut
                 outcome.skipped.push(skip("in_progress", err.message));
             }
             Err(err) if err.category == Category::PreconditionFailed => {
-                let code = err.code.clone();
-                outcome.skipped.push(skip(&code, err.message));
+                let code = err.code.as_str();
+                outcome.skipped.push(skip(code, err.message));
             }
             Err(err) => return Err(err),
         }
