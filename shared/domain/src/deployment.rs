@@ -1,6 +1,8 @@
 //! A deployment and its status machine.
 
 use serde::{Deserialize, Serialize};
+
+use crate::failure::{Cause, Stage};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -105,6 +107,29 @@ pub struct FailureReason {
     pub stage: String,
     pub code: String,
     pub message: String,
+}
+
+impl FailureReason {
+    /// A reason in the one failure vocabulary (`crate::failure`).
+    pub fn new(stage: Stage, cause: Cause, message: impl Into<String>) -> Self {
+        Self {
+            stage: stage.as_str().to_owned(),
+            code: cause.code().to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl DeploymentStatus {
+    /// The stage a failure in this status is reported in.
+    pub fn failure_stage(self) -> Stage {
+        match self {
+            DeploymentStatus::Pending => Stage::Pending,
+            DeploymentStatus::Building => Stage::Building,
+            DeploymentStatus::Pushing => Stage::Pushing,
+            _ => Stage::Deploying,
+        }
+    }
 }
 
 /// The deployment as stored and as sent on the wire (snake_case keys, RFC 3339 UTC times).

@@ -6,6 +6,7 @@ pub mod diagnosis;
 pub mod error;
 pub mod error_code;
 pub mod event;
+pub mod failure;
 pub mod model;
 pub mod validate;
 
@@ -17,4 +18,5 @@ pub use deployment::{
 pub use error::{Category, Error, FieldError};
 pub use error_code::ErrorCode;
 pub use event::{DomainEvent, EventKind};
+pub use failure::{Cause, Stage};
 pub use model::{App, GitConnection, Membership, Tenant};

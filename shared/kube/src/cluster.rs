@@ -1,6 +1,7 @@
 //! [`KubeCluster`]: the cluster port on a Kubernetes API server.
 
 use async_trait::async_trait;
+use axhub_domain::Cause;
 use axhub_domain::diagnosis::ServiceFacts;
 use axhub_ports::cluster::{
     BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
@@ -181,7 +182,7 @@ impl Cluster for KubeCluster {
             Ok(Some(job)) => Ok(status::build_state(&job)),
             // Never started, cancelled, or cleaned up after its TTL: either way no image comes.
             Ok(None) => Ok(BuildState::Failed {
-                code: "build.not_found".to_owned(),
+                cause: Cause::BuildLost,
                 message: format!("the build Job {name} does not exist"),
             }),
             Err(e) => Err(cluster_error(&format!("get Job {name}"), e)),
@@ -261,7 +262,7 @@ impl Cluster for KubeCluster {
     ) -> Result<RolloutState, ClusterError> {
         let Some(deployment) = self.get_deployment(workload).await? else {
             return Ok(RolloutState::Failed {
-                code: "deploy.not_found".to_owned(),
+                cause: Cause::WorkloadLost,
                 message: format!("the Deployment {} does not exist", workload.name()),
             });
         };

@@ -5,6 +5,7 @@
 
 mod common;
 
+use axhub_domain::Cause;
 use axhub_kube::objects::image_hash;
 use axhub_kube::{KubeCluster, KubeClusterConfig};
 use axhub_ports::cluster::{BuildState, Cluster, ClusterError, RolloutState};
@@ -287,14 +288,14 @@ async fn build_state_follows_the_job() {
     assert_eq!(
         build_state_answering(200, fixture("job_failed.json")).await,
         BuildState::Failed {
-            code: "build.failed".to_owned(),
+            cause: Cause::BuildFailed,
             message: "Job has reached the specified backoff limit".to_owned(),
         }
     );
     assert_eq!(
         build_state_answering(200, fixture("job_deadline_exceeded.json")).await,
         BuildState::Failed {
-            code: "build.deadline_exceeded".to_owned(),
+            cause: Cause::BuildDeadlineExceeded,
             message: "Job was active longer than specified deadline".to_owned(),
         }
     );
@@ -304,7 +305,13 @@ async fn build_state_follows_the_job() {
     )
     .await;
     assert!(
-        matches!(&gone, BuildState::Failed { code, .. } if code == "build.not_found"),
+        matches!(
+            &gone,
+            BuildState::Failed {
+                cause: Cause::BuildLost,
+                ..
+            }
+        ),
         "{gone:?}"
     );
 }
@@ -538,7 +545,7 @@ async fn rollout_answering(deployment: &str, pods: &[&str]) -> RolloutState {
 
 fn failed_code(state: &RolloutState) -> &str {
     match state {
-        RolloutState::Failed { code, .. } => code,
+        RolloutState::Failed { cause, .. } => cause.code(),
         other => panic!("not failed: {other:?}"),
     }
 }
@@ -571,7 +578,7 @@ async fn rollout_progresses_while_replicas_are_coming_up() {
 #[tokio::test]
 async fn rollout_fails_early_on_pods_that_cannot_run() {
     let crash = rollout_answering("deployment_progressing.json", &["pod_crashloop.json"]).await;
-    assert_eq!(failed_code(&crash), "deploy.crash_loop");
+    assert_eq!(failed_code(&crash), "runtime.crash_loop");
     let RolloutState::Failed { message, .. } = &crash else {
         unreachable!()
     };
@@ -582,15 +589,16 @@ async fn rollout_fails_early_on_pods_that_cannot_run() {
     assert!(!message.contains('\u{1b}'), "{message}");
 
     let oom = rollout_answering("deployment_progressing.json", &["pod_oomkilled.json"]).await;
-    assert_eq!(failed_code(&oom), "deploy.crash_loop");
+    // The same code diagnosis gives the same pod.
+    assert_eq!(failed_code(&oom), "runtime.oom_killed");
     assert!(format!("{oom:?}").contains("OOMKilled"));
 
     for pod in ["pod_imagepull.json", "pod_errimagepull.json"] {
         let state = rollout_answering("deployment_progressing.json", &[pod]).await;
-        assert_eq!(failed_code(&state), "deploy.image_pull", "{pod}");
+        assert_eq!(failed_code(&state), "image.pull_failed", "{pod}");
     }
     let config = rollout_answering("deployment_progressing.json", &["pod_configerror.json"]).await;
-    assert_eq!(failed_code(&config), "deploy.config_error");
+    assert_eq!(failed_code(&config), "config.invalid");
     assert!(format!("{config:?}").contains("configmap \\\"web-config\\\" not found"));
 }
 
@@ -617,14 +625,14 @@ async fn rollout_fails_past_the_progress_deadline() {
     assert_eq!(
         state,
         RolloutState::Failed {
-            code: "deploy.progress_deadline_exceeded".to_owned(),
+            cause: Cause::ProgressDeadlineExceeded,
             message: "ReplicaSet \"web-6d5f7c9b8d\" has timed out progressing.".to_owned(),
         }
     );
     // A more precise cause wins over the deadline.
     let state =
         rollout_answering("deployment_deadline_exceeded.json", &["pod_crashloop.json"]).await;
-    assert_eq!(failed_code(&state), "deploy.crash_loop");
+    assert_eq!(failed_code(&state), "runtime.crash_loop");
 }
 
 #[tokio::test]

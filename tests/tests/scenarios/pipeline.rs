@@ -123,7 +123,7 @@ async fn a_failing_build_ends_failed_with_a_reason_naming_the_stage() {
     let r = s.app.deploy(w.app, &w.owner, &commit).await;
     let d = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(d["status"], "failed");
-    assert_eq!(d["failure_reason"]["stage"], "build");
+    assert_eq!(d["failure_reason"]["stage"], "building");
     assert_eq!(d["failure_reason"]["code"], "build.failed");
     assert!(
         d["failure_reason"]["message"]
@@ -149,8 +149,9 @@ async fn a_failing_rollout_names_the_deploy_stage() {
         .await;
     let d = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(d["status"], "failed");
-    assert_eq!(d["failure_reason"]["stage"], "deploy");
-    assert_eq!(d["failure_reason"]["code"], "deploy.crash_loop");
+    assert_eq!(d["failure_reason"]["stage"], "deploying");
+    // The cause has the code diagnosis gives it.
+    assert_eq!(d["failure_reason"]["code"], "runtime.crash_loop");
     assert!(
         d["image_uri"].is_string(),
         "the image was built before the rollout failed"

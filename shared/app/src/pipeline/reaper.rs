@@ -1,6 +1,6 @@
 //! The reaper: fails deployments stuck past their stage deadline with code `timeout`.
 
-use axhub_domain::{Error, FailureReason};
+use axhub_domain::{Cause, Error, FailureReason};
 
 use super::stages::cleanup;
 use super::transition::{Finish, commit};
@@ -24,18 +24,13 @@ pub async fn reap(deps: &Deps, max: u32) -> Result<usize, Error> {
             .await?
             .is_some_and(|ctx| ctx.holds_slot(d.id));
         let mut new = d.clone();
-        let stage = d.status.as_str();
+        let stage = d.status.failure_stage();
         let limit = deps.pipeline.deadline(d.status).as_secs();
-        new.fail(
-            FailureReason {
-                stage: stage.into(),
-                code: "timeout".into(),
-                message: format!(
-                    "the deployment spent more than {limit} s in {stage} and was stopped"
-                ),
-            },
-            now,
-        )?;
+        let message = format!(
+            "the deployment spent more than {limit} s in {} and was stopped",
+            stage.as_str()
+        );
+        new.fail(FailureReason::new(stage, Cause::Timeout, message), now)?;
         let finish = Finish {
             success: None,
             slot_held,

@@ -59,8 +59,8 @@ pub(super) async fn run(
                 Err(Refused::Failed(e)) => Err(e),
             }
         }
-        Ok(RolloutState::Failed { code, message }) => {
-            tracing::warn!(%app_id, %source, %code, %message, "rollback rollout failed; pointer unchanged");
+        Ok(RolloutState::Failed { cause, message }) => {
+            tracing::warn!(%app_id, %source, %cause, %message, "rollback rollout failed; pointer unchanged");
             Ok(Next::Done)
         }
         Err(ClusterError::Unavailable(m)) => {

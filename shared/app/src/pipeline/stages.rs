@@ -1,7 +1,7 @@
 //! `advance`: one function per stage, each saying what the deployment does next; the loop
 //! commits that move and looks again.
 
-use axhub_domain::{Deployment, DeploymentStatus, Error, FailureReason};
+use axhub_domain::{Cause, Deployment, DeploymentStatus, Error, FailureReason, Stage};
 use axhub_ports::Cluster;
 use axhub_ports::cluster::{BuildRequest, BuildState, ClusterError, RolloutState, Secret};
 use uuid::Uuid;
@@ -26,8 +26,8 @@ enum Step {
     },
     /// The rollout completed: the deployment succeeded.
     Succeed,
-    /// The deployment fails; an empty `stage` means the current one.
-    Fail(FailureReason),
+    /// The deployment fails, in the given stage or (None) the one it is in.
+    Fail(Option<Stage>, Cause, String),
 }
 
 fn cluster_step(e: ClusterError) -> Result<Step, Error> {
@@ -37,11 +37,7 @@ fn cluster_step(e: ClusterError) -> Result<Step, Error> {
             Err(Error::unavailable(format!("cluster unavailable: {m}")))
         }
         // The cluster refused for good: the deployment fails with the reason.
-        ClusterError::Refused(m) => Ok(Step::Fail(FailureReason {
-            stage: String::new(),
-            code: "platform.cluster_refused".into(),
-            message: m,
-        })),
+        ClusterError::Refused(m) => Ok(Step::Fail(None, Cause::ClusterRefused, m)),
     }
 }
 
@@ -63,11 +59,11 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
             // The app was deleted under a running deployment: end it instead of retrying a
             // job that can never succeed.
             let mut new = d.clone();
-            let reason = FailureReason {
-                stage: d.status.as_str().into(),
-                code: "app_deleted".into(),
-                message: "the app was deleted while it was being deployed".into(),
-            };
+            let reason = FailureReason::new(
+                d.status.failure_stage(),
+                Cause::AppDeleted,
+                "the app was deleted while it was being deployed",
+            );
             new.fail(reason, deps.now())?;
             commit(deps, &d, &new, Finish::default()).await?;
             continue;
@@ -102,11 +98,9 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
                     slot_held: ctx.holds_slot(d.id),
                 }
             }
-            Step::Fail(mut reason) => {
-                if reason.stage.is_empty() {
-                    reason.stage = d.status.as_str().into();
-                }
-                new.fail(reason, now)?;
+            Step::Fail(stage, cause, message) => {
+                let stage = stage.unwrap_or(d.status.failure_stage());
+                new.fail(FailureReason::new(stage, cause, message), now)?;
                 Finish {
                     success: None,
                     slot_held: ctx.holds_slot(d.id),
@@ -143,11 +137,9 @@ async fn build(
             to: DeploymentStatus::Pushing,
             image_uri: None,
         }),
-        Ok(BuildState::Failed { code, message }) => Ok(Step::Fail(FailureReason {
-            stage: "build".into(),
-            code,
-            message,
-        })),
+        Ok(BuildState::Failed { cause, message }) => {
+            Ok(Step::Fail(Some(Stage::Building), cause, message))
+        }
         Err(e) => cluster_step(e),
     }
 }
@@ -165,11 +157,11 @@ async fn push(
             to: DeploymentStatus::Deploying,
             image_uri: Some(image),
         }),
-        Ok(false) => Ok(Step::Fail(FailureReason {
-            stage: "push".into(),
-            code: "push.image_missing".into(),
-            message: format!("the build finished but {image} is not in the registry"),
-        })),
+        Ok(false) => Ok(Step::Fail(
+            Some(Stage::Pushing),
+            Cause::ImageMissing,
+            format!("the build finished but {image} is not in the registry"),
+        )),
         Err(e) => cluster_step(e),
     }
 }
@@ -193,11 +185,9 @@ async fn deploy(
     match state {
         Ok(RolloutState::Progressing) => Ok(Step::Wait),
         Ok(RolloutState::Complete) => Ok(Step::Succeed),
-        Ok(RolloutState::Failed { code, message }) => Ok(Step::Fail(FailureReason {
-            stage: "deploy".into(),
-            code,
-            message,
-        })),
+        Ok(RolloutState::Failed { cause, message }) => {
+            Ok(Step::Fail(Some(Stage::Deploying), cause, message))
+        }
         Err(e) => cluster_step(e),
     }
 }
