@@ -1,11 +1,12 @@
-//! Sending one request to GitHub: bounded retries with backoff for 5xx, timeouts and broken
-//! connections (then 502 `bad_gateway`), GitHub's rate-limit answers as 429 `rate_limited`.
+//! Sending one request to GitHub (`Api` for the REST API): bounded retries with backoff for 5xx,
+//! timeouts and broken connections (then 502 `bad_gateway`), GitHub's rate-limit answers as 429
+//! `rate_limited`.
 
 use std::time::Duration;
 
 use axhub_domain::{Error, ErrorCode};
-use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 /// A non-failed answer (any status below 500 that is not a rate limit).
@@ -76,6 +77,11 @@ pub(crate) fn rate_limit(status: StatusCode, headers: &HeaderMap, now_epoch: i64
     Some(e)
 }
 
+/// Now, in epoch seconds (GitHub's expiries and rate-limit resets are given in them).
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 /// Retry policy of every request.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Retry {
@@ -97,8 +103,7 @@ pub(crate) async fn send(
         match build().send().await {
             Ok(resp) => {
                 let status = resp.status();
-                let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                if let Some(e) = rate_limit(status, resp.headers(), now) {
+                if let Some(e) = rate_limit(status, resp.headers(), now()) {
                     tracing::warn!(what, %status, "GitHub rate limit reached");
                     return Err(e);
                 }
@@ -132,6 +137,36 @@ pub(crate) async fn send(
     Err(bad_gateway(format!(
         "GitHub {last} ({what}, {attempts} attempts)"
     )))
+}
+
+/// GitHub's REST API: the HTTP client, the API base URL and the retry policy.
+pub(crate) struct Api {
+    pub http: reqwest::Client,
+    /// Without a trailing `/`.
+    pub url: String,
+    pub retry: Retry,
+}
+
+impl Api {
+    pub fn request(&self, method: Method, path: &str, bearer: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .header("accept", "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .bearer_auth(bearer)
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+        bearer: &str,
+        query: &[(&str, String)],
+    ) -> Result<Answer, Error> {
+        send(self.retry, path, || {
+            self.request(Method::GET, path, bearer).query(query)
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
