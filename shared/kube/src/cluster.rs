@@ -132,6 +132,26 @@ impl KubeCluster {
             .map_err(|e| cluster_error(&format!("list Pods {selector}"), e))
     }
 
+    /// Deletes a namespaced object; one that is already gone is fine.
+    async fn delete_if_present<K>(&self, namespace: &str, name: &str) -> Result<(), ClusterError>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + k8s_openapi::serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let kind = K::kind(&()).into_owned();
+        match self
+            .namespaced::<K>(namespace)
+            .delete(name, &DeleteParams::foreground())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(cluster_error(&format!("delete {kind} {name}"), e)),
+        }
+    }
+
     async fn get_deployment(
         &self,
         workload: &Workload,
@@ -253,6 +273,16 @@ impl Cluster for KubeCluster {
             .await
             .map_err(|e| cluster_error(&format!("apply Ingress {name}"), e))?;
         Ok(())
+    }
+
+    async fn remove(&self, workload: &Workload) -> Result<(), ClusterError> {
+        let namespace = workload.namespace();
+        let name = workload.name();
+        // The Ingress first, so that the host stops routing before its backend goes.
+        self.delete_if_present::<Ingress>(&namespace, &name).await?;
+        self.delete_if_present::<Service>(&namespace, &name).await?;
+        self.delete_if_present::<Deployment>(&namespace, &name)
+            .await
     }
 
     async fn rollout_state(

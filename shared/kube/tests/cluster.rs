@@ -364,6 +364,61 @@ async fn image_exists_when_a_build_of_exactly_that_image_succeeded() {
     assert!(!image_exists_answering(vec![other]).await);
 }
 
+// --- remove -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn remove_deletes_ingress_service_and_deployment_and_ignores_missing_ones() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        // The Ingress is there; the Service and the Deployment are already gone.
+        seen.push(answer(&mut handle, 200, "{}").await);
+        for _ in 0..2 {
+            seen.push(answer(&mut handle, 404, &status(404, "NotFound", "not found")).await);
+        }
+        assert_no_more_requests(&mut handle).await;
+        seen
+    });
+    cluster.remove(&workload()).await.unwrap();
+    let seen = server.await.unwrap();
+    let paths: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    let ingress = format!("/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/web");
+    let service = format!("/api/v1/namespaces/{NAMESPACE}/services/web");
+    assert_eq!(
+        paths,
+        vec![
+            ("DELETE", ingress.as_str()),
+            ("DELETE", service.as_str()),
+            ("DELETE", deployment_path("web").as_str()),
+        ]
+    );
+    for s in &seen {
+        assert_eq!(s.json()["propagationPolicy"], "Foreground");
+    }
+}
+
+#[tokio::test]
+async fn remove_reports_a_refusal() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        answer(
+            &mut handle,
+            403,
+            &status(403, "Forbidden", "ingresses is forbidden"),
+        )
+        .await
+    });
+    let result = cluster.remove(&workload()).await;
+    server.await.unwrap();
+    assert!(
+        matches!(result, Err(ClusterError::Refused(_))),
+        "{result:?}"
+    );
+}
+
 // --- apply --------------------------------------------------------------------------------
 
 #[tokio::test]

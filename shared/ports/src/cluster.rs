@@ -107,6 +107,9 @@ pub trait Cluster: Send + Sync + 'static {
     /// Applies the workload's Deployment, Service and Ingress with `image_uri`
     /// (server-side apply; idempotent).
     async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError>;
+    /// Removes the workload's Deployment, Service and Ingress (nothing if they are gone):
+    /// an environment whose pointer names no release runs nothing.
+    async fn remove(&self, workload: &Workload) -> Result<(), ClusterError>;
     async fn rollout_state(
         &self,
         workload: &Workload,

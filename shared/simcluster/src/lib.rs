@@ -250,6 +250,15 @@ impl Cluster for SimCluster {
         })
     }
 
+    async fn remove(&self, w: &Workload) -> Result<(), ClusterError> {
+        self.with(|s| {
+            let k = key(w);
+            if s.rollouts.remove(&k).is_some() {
+                log(s, &k, "deploy: removed".into());
+            }
+        })
+    }
+
     async fn rollout_state(
         &self,
         w: &Workload,

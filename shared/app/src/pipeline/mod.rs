@@ -8,6 +8,7 @@
 
 mod reaper;
 mod rollback;
+mod settle;
 mod stages;
 mod transition;
 mod workload;

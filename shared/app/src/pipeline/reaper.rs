@@ -2,7 +2,6 @@
 
 use axhub_domain::{Cause, Error, FailureReason};
 
-use super::stages::cleanup;
 use super::transition::{Finish, commit};
 use crate::Deps;
 use crate::state::{apps, deployments};
@@ -31,14 +30,14 @@ pub async fn reap(deps: &Deps, max: u32) -> Result<usize, Error> {
             stage.as_str()
         );
         new.fail(FailureReason::new(stage, Cause::Timeout, message), now)?;
+        // The worker that takes the follow-up job stops the build and puts the workload back:
+        // with retries, and without the reaper needing the cluster.
         let finish = Finish {
             success: None,
             slot_held,
+            follow_up: true,
         };
         if commit(deps, &d, &new, finish).await? {
-            if let Some(cluster) = &deps.cluster {
-                cleanup(deps, cluster.as_ref(), &new).await;
-            }
             reaped += 1;
         }
     }

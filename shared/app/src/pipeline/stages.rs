@@ -6,6 +6,7 @@ use axhub_ports::Cluster;
 use axhub_ports::cluster::{BuildRequest, BuildState, ClusterError, RolloutState, Secret};
 use uuid::Uuid;
 
+use super::settle::settle_workload;
 use super::transition::{Finish, commit};
 use super::{Next, image_uri, workload};
 use crate::Deps;
@@ -50,9 +51,7 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
             return Ok(Next::Done);
         };
         if d.status.is_terminal() {
-            if d.status == DeploymentStatus::Cancelled {
-                cleanup(deps, cluster.as_ref(), &d).await;
-            }
+            cleanup(deps, cluster.as_ref(), &d).await?;
             return Ok(Next::Done);
         }
         let Some(ctx) = apps::load(deps, d.app_id).await? else {
@@ -96,6 +95,7 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
                 Finish {
                     success: Some((releases, d.environment)),
                     slot_held: ctx.holds_slot(d.id),
+                    follow_up: false,
                 }
             }
             Step::Fail(stage, cause, message) => {
@@ -104,6 +104,7 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
                 Finish {
                     success: None,
                     slot_held: ctx.holds_slot(d.id),
+                    follow_up: false,
                 }
             }
         };
@@ -211,16 +212,25 @@ async fn build_request(
     })
 }
 
-/// A cancelled or reaped deployment leaves no build running behind.
-pub(super) async fn cleanup(deps: &Deps, cluster: &dyn Cluster, d: &Deployment) {
-    let Ok(Some(ctx)) = apps::load(deps, d.app_id).await else {
-        return;
-    };
-    if let Ok(build) = build_request(deps, &ctx, d).await
-        && let Err(e) = cluster.cancel_build(&build).await
-    {
-        tracing::warn!(deployment_id = %d.id, error = %e, "build cleanup failed");
+/// A deployment that ended without succeeding leaves nothing of its own behind: its build is
+/// stopped, and a workload it had started to roll out is put back to the pointer's release.
+/// A cluster that cannot be reached fails the job, which then comes back to finish this.
+async fn cleanup(deps: &Deps, cluster: &dyn Cluster, d: &Deployment) -> Result<(), Error> {
+    if d.status == DeploymentStatus::Succeeded {
+        return Ok(());
     }
+    let Some(ctx) = apps::load(deps, d.app_id).await? else {
+        return Ok(());
+    };
+    if d.image_uri.is_none() {
+        // It never got past its build: that is all there is to stop.
+        let build = build_request(deps, &ctx, d).await?;
+        if let Err(e) = cluster.cancel_build(&build).await {
+            tracing::warn!(deployment_id = %d.id, error = %e, "build cleanup failed");
+        }
+        return Ok(());
+    }
+    settle_workload(deps, cluster, d.app_id, d.environment).await
 }
 
 /// Cancels an in-progress deployment (the HTTP use case checks who may). False when it lost
@@ -231,6 +241,8 @@ pub async fn cancel(deps: &Deps, ctx: &AppContext, d: &Deployment) -> Result<boo
     let finish = Finish {
         success: None,
         slot_held: ctx.holds_slot(d.id),
+        // The worker stops the build and puts the workload back now, not at its next poll.
+        follow_up: true,
     };
     commit(deps, d, &new, finish).await
 }

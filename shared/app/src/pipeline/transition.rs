@@ -1,7 +1,11 @@
 //! One move of a deployment, as one unit of work: the deployment (only if nobody moved it
 //! meanwhile), its deadline tracker, the app's slot and pointer when it ends, and its events.
 
+use std::time::Duration;
+
 use axhub_domain::{Deployment, Environment, Error};
+
+use super::{DEPLOY_QUEUE, Job};
 
 use crate::state::apps::NewRelease;
 use crate::state::{Refused, UnitOfWork};
@@ -14,6 +18,9 @@ pub(super) struct Finish {
     pub success: Option<(u64, Environment)>,
     /// Whether the app's in-progress slot is still held by this deployment.
     pub slot_held: bool,
+    /// Enqueue the deployment's job with the move, so that a worker cleans up after a move
+    /// made elsewhere (a cancel, the reaper).
+    pub follow_up: bool,
 }
 
 /// Writes `new` over `old`. Returns false when it lost a race (the caller re-reads and
@@ -46,6 +53,12 @@ pub(super) async fn commit(
             work.emit(events::pointer_moved_by_deployment(new, r.environment))?;
         }
         work.settle_app(new.app_id, finish.slot_held.then_some(new.id), release);
+    }
+    if finish.follow_up {
+        let job = Job::Advance {
+            deployment_id: new.id,
+        };
+        work.enqueue(DEPLOY_QUEUE, job.body(), Duration::ZERO)?;
     }
     match work.commit(deps).await {
         Ok(()) => {
