@@ -6,13 +6,12 @@ use axhub_app::rollback::{self, RollbackRequest};
 use axhub_domain::diagnosis::Diagnosis;
 use axhub_domain::{Deployment, validate};
 use axhub_http::{
-    ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, ListResponse, QueryMap, idempotency_key,
-    path_uuid,
+    ApiResult, AppId, AppState, Caller, DeploymentId, ErrorEnvelope, JsonBody, ListResponse,
+    QueryMap, Routes, TenantId, idempotency_key,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -29,25 +28,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The group's routes, without the shared layers (axhub-local merges several groups).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/apps/{app_id}/deployments", get(list).post(create))
-        .route("/api/v1/apps/{app_id}/deployments/{did}", get(get_one))
-        .route(
-            "/api/v1/apps/{app_id}/deployments/{did}/cancel",
-            post(cancel),
-        )
-        .route(
-            "/api/v1/apps/{app_id}/deployments/{did}/rollback",
-            post(rollback),
-        )
-        .route("/api/v1/apps/{app_id}/diagnosis", get(diagnosis))
-        .route("/api/v1/tenants/{tenant_id}/deployments", get(tenant_feed))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/apps/{appID}/deployments", list)
+        .post("/api/v1/apps/{appID}/deployments", create)
+        .get("/api/v1/apps/{appID}/deployments/{did}", get_one)
+        .post("/api/v1/apps/{appID}/deployments/{did}/cancel", cancel)
+        .post("/api/v1/apps/{appID}/deployments/{did}/rollback", rollback)
+        .get("/api/v1/apps/{appID}/diagnosis", diagnosis)
+        .get("/api/v1/tenants/{tenantID}/deployments", tenant_feed)
 }
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes(), state, openapi())
+    axhub_http::finish(routes().into_router(), state, openapi())
 }
 
 type Page = ListResponse<Deployment>;
@@ -79,10 +73,9 @@ fn page(p: deployments::ListPage<Deployment>) -> Json<Page> {
 async fn list(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     q: QueryMap,
 ) -> ApiResult<Json<Page>> {
-    let app_id = path_uuid("appID", &app_id)?;
     let params = ListParams {
         limit: validate::limit(q.get("limit"), 20, 100)?,
         offset: validate::offset(q.get("offset"))?,
@@ -113,11 +106,10 @@ async fn list(
 async fn create(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     headers: HeaderMap,
     JsonBody(input): JsonBody<CreateDeployment>,
 ) -> ApiResult<Response> {
-    let app_id = path_uuid("appID", &app_id)?;
     let key = idempotency_key(&headers);
     let created = deployments::create(&s.deps, &who, app_id, input, key.as_deref()).await?;
     let mut resp = (StatusCode::ACCEPTED, Json(created.body)).into_response();
@@ -144,10 +136,9 @@ async fn create(
 async fn get_one(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((app_id, did)): Path<(String, String)>,
+    AppId(app_id): AppId,
+    DeploymentId(did): DeploymentId,
 ) -> ApiResult<Json<Deployment>> {
-    let app_id = path_uuid("appID", &app_id)?;
-    let did = path_uuid("did", &did)?;
     Ok(Json(deployments::get(&s.deps, &who, app_id, did).await?))
 }
 
@@ -166,10 +157,9 @@ async fn get_one(
 async fn cancel(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((app_id, did)): Path<(String, String)>,
+    AppId(app_id): AppId,
+    DeploymentId(did): DeploymentId,
 ) -> ApiResult<StatusCode> {
-    let app_id = path_uuid("appID", &app_id)?;
-    let did = path_uuid("did", &did)?;
     deployments::cancel(&s.deps, &who, app_id, did).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -192,10 +182,9 @@ async fn cancel(
 async fn tenant_feed(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(tenant_id): Path<String>,
+    TenantId(tenant_id): TenantId,
     q: QueryMap,
 ) -> ApiResult<Json<Page>> {
-    let tenant_id = path_uuid("tenantID", &tenant_id)?;
     let limit = validate::limit(q.get("limit"), 20, 100)?;
     Ok(page(
         deployments::tenant_feed(&s.deps, &who, tenant_id, limit, q.get("cursor")).await?,
@@ -218,11 +207,10 @@ async fn tenant_feed(
 async fn rollback(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((app_id, did)): Path<(String, String)>,
+    AppId(app_id): AppId,
+    DeploymentId(did): DeploymentId,
     JsonBody(input): JsonBody<RollbackRequest>,
 ) -> ApiResult<StatusCode> {
-    let app_id = path_uuid("appID", &app_id)?;
-    let did = path_uuid("did", &did)?;
     rollback::request(&s.deps, &who, app_id, did, input).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -242,8 +230,7 @@ async fn rollback(
 async fn diagnosis(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<Json<Diagnosis>> {
-    let app_id = path_uuid("appID", &app_id)?;
     Ok(Json(diagnosis::diagnosis(&s.deps, &who, app_id).await?))
 }

@@ -6,13 +6,14 @@ use axhub_app::git::{
     self, AccountList, CompletedConnection, ConnectRepository, ConnectionStatus, ConnectionView,
     RegisterConnection, UpdateBranch,
 };
-use axhub_domain::{Error, ErrorCode, validate};
-use axhub_http::{ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, QueryMap, path_uuid};
+use axhub_domain::{Error, validate};
+use axhub_http::{
+    ApiResult, AppId, AppState, Caller, ErrorEnvelope, InstallationId, JsonBody, QueryMap, Routes,
+};
 use axhub_ports::github::{Account, Repository, RepositoryPage};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -50,31 +51,28 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The group's routes, without the shared layers (axhub-local merges several groups).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/apps/{app_id}/git-connection",
-            get(get_connection)
-                .post(register)
-                .patch(update_branch)
-                .delete(disconnect),
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/apps/{appID}/git-connection", get_connection)
+        .post("/api/v1/apps/{appID}/git-connection", register)
+        .patch("/api/v1/apps/{appID}/git-connection", update_branch)
+        .delete("/api/v1/apps/{appID}/git-connection", disconnect)
+        .post("/api/v1/apps/{appID}/git/github/connect", connect)
+        .get(
+            "/api/v1/apps/{appID}/git/github/install/start",
+            install_start,
         )
-        .route("/api/v1/apps/{app_id}/git/github/connect", post(connect))
-        .route(
-            "/api/v1/apps/{app_id}/git/github/install/start",
-            get(install_start),
-        )
-        .route("/api/v1/git/github/complete", post(complete))
-        .route("/api/v1/github/accounts", get(accounts))
-        .route(
-            "/api/v1/github/installations/{installation_id}/repositories",
-            get(repositories),
+        .post("/api/v1/git/github/complete", complete)
+        .get("/api/v1/github/accounts", accounts)
+        .get(
+            "/api/v1/github/installations/{installationID}/repositories",
+            repositories,
         )
 }
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes(), state, openapi())
+    axhub_http::finish(routes().into_router(), state, openapi())
 }
 
 /// 앱의 GitHub 연결 상태를 discriminated union 으로 반환한다.
@@ -91,9 +89,8 @@ pub fn router(state: AppState) -> Router {
 async fn get_connection(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<Json<ConnectionStatus>> {
-    let app_id = path_uuid("appID", &app_id)?;
     Ok(Json(git::status(&s.deps, &who, app_id).await?))
 }
 
@@ -114,10 +111,9 @@ async fn get_connection(
 async fn register(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     JsonBody(input): JsonBody<RegisterConnection>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    let app_id = path_uuid("appID", &app_id)?;
     let view = git::register(&s.deps, &who, app_id, input).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -138,10 +134,9 @@ async fn register(
 async fn update_branch(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     JsonBody(input): JsonBody<UpdateBranch>,
 ) -> ApiResult<Json<ConnectionView>> {
-    let app_id = path_uuid("appID", &app_id)?;
     Ok(Json(
         git::update_branch(&s.deps, &who, app_id, input).await?,
     ))
@@ -162,9 +157,8 @@ async fn update_branch(
 async fn disconnect(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<StatusCode> {
-    let app_id = path_uuid("appID", &app_id)?;
     git::disconnect(&s.deps, &who, app_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,10 +180,9 @@ async fn disconnect(
 async fn connect(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     JsonBody(input): JsonBody<ConnectRepository>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    let app_id = path_uuid("appID", &app_id)?;
     let view = git::connect(&s.deps, &who, app_id, input).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -209,9 +202,8 @@ async fn connect(
 async fn install_start(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<Response> {
-    let app_id = path_uuid("appID", &app_id)?;
     let url = git::install_start(&s.deps, &who, app_id).await?;
     let location = HeaderValue::from_str(&url)
         .map_err(|_| Error::internal("the install URL is not a valid header"))?;
@@ -279,20 +271,9 @@ async fn accounts(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<J
 async fn repositories(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(installation): Path<String>,
+    InstallationId(installation): InstallationId,
     q: QueryMap,
 ) -> ApiResult<Json<RepositoryPage>> {
-    let installation = match installation.parse::<i64>() {
-        Ok(n) if n > 0 => n,
-        _ => {
-            return Err(Error::field(
-                "installationID",
-                ErrorCode::InvalidValue,
-                "must be a positive integer",
-            )
-            .into());
-        }
-    };
     let page = validate::page(q.get("page"))?;
     let per_page = validate::per_page(q.get("per_page"))?;
     Ok(Json(

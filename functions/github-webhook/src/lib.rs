@@ -5,10 +5,10 @@
 //! is acknowledged with 202 and ignored.
 
 use axhub_app::git::webhook::{self, Delivery, SkippedApp, WebhookOutcome};
-use axhub_http::{ApiResult, AppState, ErrorEnvelope};
+use axhub_http::{ApiResult, AppState, ErrorEnvelope, Routes};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use utoipa::OpenApi;
@@ -29,8 +29,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The endpoint's route, without the shared layers (axhub-local merges several groups).
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
+pub fn routes() -> Routes {
+    Routes::new().route(
+        Method::POST,
         "/webhooks/github",
         post(receive).layer(DefaultBodyLimit::max(MAX_PAYLOAD)),
     )
@@ -38,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes(), state, openapi())
+    axhub_http::finish(routes().into_router(), state, openapi())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

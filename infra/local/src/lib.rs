@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axhub_app::Deps;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
-use axhub_http::AppState;
+use axhub_http::{AppState, Routes};
 use axhub_sqlite::SqliteStore;
 use axum::Router;
 
@@ -24,12 +24,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Every function's routes on one router.
-pub fn router(state: AppState) -> Router {
-    let routes = deployments_fn::routes()
+/// Every endpoint group of the contract on one table (the Lambdas serve one group each).
+pub fn groups() -> Routes {
+    deployments_fn::routes()
         .merge(git_fn::routes())
         .merge(github_webhook_fn::routes())
-        .merge(github::routes());
+}
+
+/// Every group's routes on one router, and the local-only GitHub token route.
+pub fn router(state: AppState) -> Router {
+    let routes = groups().into_router().merge(github::routes());
     axhub_http::finish(routes, state, openapi())
 }
 

@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 
-use axhub_domain::{Error, ErrorCode, Principal, validate};
+use axhub_domain::{Error, ErrorCode, Principal};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use crate::{ApiError, AppState};
 
@@ -84,11 +83,6 @@ impl QueryMap {
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
-}
-
-/// A UUID path parameter; a malformed one is a 400 naming it.
-pub fn path_uuid(name: &str, raw: &str) -> Result<Uuid, ApiError> {
-    validate::uuid(name, raw).map_err(ApiError)
 }
 
 /// The `Idempotency-Key` header, if sent.

@@ -1,9 +1,12 @@
-//! axum glue shared by every endpoint group: the error envelope, request ids, the caller
-//! extractor, lenient JSON bodies, list responses, and the routes every function serves.
+//! axum glue shared by every endpoint group: the error envelope, request ids, the caller,
+//! typed path ids, lenient JSON bodies, list responses, route tables, and the routes every
+//! function serves.
 
 pub mod error;
 pub mod extract;
+pub mod path;
 pub mod request_id;
+pub mod routes;
 
 use std::sync::Arc;
 
@@ -13,7 +16,9 @@ use axum::Router;
 use axum::routing::get;
 
 pub use error::{ApiError, ApiResult, ErrorEnvelope};
-pub use extract::{Caller, JsonBody, QueryMap, idempotency_key, path_uuid};
+pub use extract::{Caller, JsonBody, QueryMap, idempotency_key};
+pub use path::{AppId, DeploymentId, InstallationId, TenantId};
+pub use routes::Routes;
 
 /// Built once per process (per Lambda cold start) and cloned into every request.
 #[derive(Clone)]
