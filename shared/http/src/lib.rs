@@ -1,7 +1,8 @@
 //! axum glue shared by every endpoint group: the error envelope, request ids, the caller,
-//! typed path ids, lenient JSON bodies, list responses, route tables, and the routes every
+//! typed path ids, JSON bodies, list responses, route tables, and the routes every
 //! function serves.
 
+pub mod body;
 pub mod error;
 pub mod extract;
 pub mod path;
@@ -15,8 +16,9 @@ use axhub_auth::Authenticator;
 use axum::Router;
 use axum::routing::get;
 
+pub use body::JsonBody;
 pub use error::{ApiError, ApiResult, ErrorEnvelope};
-pub use extract::{Caller, JsonBody, QueryMap, idempotency_key};
+pub use extract::{Caller, QueryMap, idempotency_key};
 pub use path::{AppId, DeploymentId, InstallationId, TenantId};
 pub use routes::Routes;
 
