@@ -71,6 +71,20 @@ impl IntoResponse for ApiError {
                     .insert(axum::http::header::RETRY_AFTER, v);
             }
         }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: a 401 names the scheme that would work; RFC 6750 §3 says
+            // which token problem it was.
+            let challenge = match self.0.code {
+                ErrorCode::TokenInvalid | ErrorCode::TokenExpired => {
+                    r#"Bearer error="invalid_token""#
+                }
+                _ => "Bearer",
+            };
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(challenge),
+            );
+        }
         resp.extensions_mut().insert(self.0);
         resp
     }

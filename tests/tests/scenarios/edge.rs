@@ -170,3 +170,34 @@ async fn a_body_of_another_media_type_is_415_and_no_body_needs_no_type() {
         assert_eq!(send(&t.router, req).await.status, StatusCode::NO_CONTENT);
     }
 }
+
+#[tokio::test]
+async fn a_401_names_the_bearer_scheme() {
+    let t = sqlite_app().await;
+    let uri = format!("/api/v1/apps/{}/deployments", t.world.app);
+    let r = t.call(Method::GET, &uri, None, None).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "token_missing")
+    );
+    assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer");
+    let req = Request::get(&uri)
+        .header("authorization", "Bearer not.a.jwt")
+        .body(Body::empty())
+        .unwrap();
+    let r = send(&t.router, req).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "token_invalid")
+    );
+    assert_eq!(
+        r.headers[header::WWW_AUTHENTICATE],
+        r#"Bearer error="invalid_token""#
+    );
+    // Other statuses carry no challenge.
+    let r = t
+        .call(Method::GET, &uri, Some(&t.world.outsider), None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.headers.get(header::WWW_AUTHENTICATE).is_none());
+}
