@@ -41,7 +41,7 @@ pub fn routes() -> Routes {
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes().into_router(), state, openapi())
+    axhub_http::finish(routes().into_router(), state)
 }
 
 type Page = ListResponse<Deployment>;
@@ -59,15 +59,13 @@ fn page(p: deployments::ListPage<Deployment>) -> Json<Page> {
     get, path = "/api/v1/apps/{appID}/deployments", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDDeployments",
     params(
-        ("appID" = String, Path, description = "앱 UUID"),
-        ("limit" = Option<i32>, Query, description = "페이지 크기 (1~100, 기본 20)"),
-        ("offset" = Option<i32>, Query, description = "offset (기본 0)"),
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "페이지 크기 (1~100, 기본 20)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "offset (기본 0)"),
         ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
     ),
     responses(
         (status = 200, description = "배포 목록", body = Page),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn list(
@@ -91,16 +89,13 @@ async fn list(
     post, path = "/api/v1/apps/{appID}/deployments", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDDeployments",
     params(
-        ("appID" = String, Path, description = "앱 UUID"),
-        ("Idempotency-Key" = Option<String>, Header, description = "재시도 시 첫 응답을 돌려받는 키"),
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "재시도 시 첫 응답을 돌려받는 키"),
     ),
-    request_body(content = CreateDeployment, content_type = "application/json"),
+    request_body(content = Option<CreateDeployment>, content_type = "application/json"),
     responses(
         (status = 202, description = "트리거된 배포", body = Deployment),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 412, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 412, body = ErrorEnvelope),
     )
 )]
 async fn create(
@@ -126,11 +121,9 @@ async fn create(
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/deployments/{did}", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDDeploymentsByDid",
-    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "배포 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID"), ("did" = Uuid, Path, description = "배포 UUID")),
     responses(
         (status = 200, description = "배포 상세", body = Deployment),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn get_one(
@@ -146,12 +139,10 @@ async fn get_one(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/deployments/{did}/cancel", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDDeploymentsByDidCancel",
-    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "배포 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID"), ("did" = Uuid, Path, description = "배포 UUID")),
     responses(
         (status = 204, description = "취소 요청됨"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
     )
 )]
 async fn cancel(
@@ -169,14 +160,12 @@ async fn cancel(
     get, path = "/api/v1/tenants/{tenantID}/deployments", tag = "deployments",
     operation_id = "deployGetApiV1TenantsByTenantIDDeployments",
     params(
-        ("tenantID" = String, Path, description = "테넌트 UUID"),
-        ("limit" = Option<i32>, Query, description = "개수 (1~100, 기본 20)"),
+        ("tenantID" = Uuid, Path, description = "테넌트 UUID"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "개수 (1~100, 기본 20)"),
         ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
     ),
     responses(
         (status = 200, description = "최근 배포 목록", body = Page),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn tenant_feed(
@@ -195,13 +184,11 @@ async fn tenant_feed(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/deployments/{did}/rollback", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDDeploymentsByDidRollback",
-    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "롤백 대상 (소스) 배포 UUID")),
-    request_body(content = RollbackRequest, content_type = "application/json"),
+    params(("appID" = Uuid, Path, description = "앱 UUID"), ("did" = Uuid, Path, description = "롤백 대상 (소스) 배포 UUID")),
+    request_body(content = Option<RollbackRequest>, content_type = "application/json"),
     responses(
         (status = 202, description = "롤백 접수됨 (비동기 적용)"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 412, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 412, body = ErrorEnvelope),
     )
 )]
 async fn rollback(
@@ -219,12 +206,10 @@ async fn rollback(
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/diagnosis", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDDiagnosis",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 200, description = "라이브 배포 진단", body = Diagnosis),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
     )
 )]
 async fn diagnosis(

@@ -72,18 +72,16 @@ pub fn routes() -> Routes {
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes().into_router(), state, openapi())
+    axhub_http::finish(routes().into_router(), state)
 }
 
 /// 앱의 GitHub 연결 상태를 discriminated union 으로 반환한다.
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 200, description = "GitHub 연결 상태 (connected discriminator)", body = ConnectionStatus),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn get_connection(
@@ -98,14 +96,11 @@ async fn get_connection(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     request_body(content = RegisterConnection, content_type = "application/json"),
     responses(
         (status = 201, description = "등록된 GitHub 연결", body = ConnectionView),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 428, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn register(
@@ -122,13 +117,11 @@ async fn register(
 #[utoipa::path(
     patch, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployPatchApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     request_body(content = UpdateBranch, content_type = "application/json"),
     responses(
         (status = 200, description = "갱신된 GitHub 연결", body = ConnectionView),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
     )
 )]
 async fn update_branch(
@@ -146,12 +139,10 @@ async fn update_branch(
 #[utoipa::path(
     delete, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployDeleteApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 204, description = "연결 해제됨 (no content)"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
     )
 )]
 async fn disconnect(
@@ -167,14 +158,11 @@ async fn disconnect(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/git/github/connect", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDGitGithubConnect",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     request_body(content = ConnectRepository, content_type = "application/json"),
     responses(
         (status = 201, description = "등록된 GitHub 연결", body = ConnectionView),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 428, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn connect(
@@ -191,12 +179,10 @@ async fn connect(
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/git/github/install/start", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDGitGithubInstallStart",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 302, description = "GitHub App 설치 화면으로 redirect (Location 헤더)"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
     )
 )]
 async fn install_start(
@@ -221,10 +207,7 @@ async fn install_start(
     request_body(content = RegisterConnection, content_type = "application/json"),
     responses(
         (status = 201, description = "등록된 GitHub 연결 (app_id + tenant_slug 포함)", body = CompletedConnection),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 428, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn complete(
@@ -242,9 +225,7 @@ async fn complete(
     operation_id = "deployGetApiV1GithubAccounts",
     responses(
         (status = 200, description = "user + orgs dim list (User 본인 먼저, 그 다음 orgs)", body = AccountList),
-        (status = 401, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope),
-        (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
-        (status = 503, body = ErrorEnvelope),
+        (status = 428, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn accounts(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Json<AccountList>> {
@@ -256,16 +237,13 @@ async fn accounts(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<J
     get, path = "/api/v1/github/installations/{installationID}/repositories", tag = "deployments",
     operation_id = "deployGetApiV1GithubInstallationsByInstallationIDRepositories",
     params(
-        ("installationID" = i64, Path, description = "GitHub installation_id"),
-        ("page" = Option<i32>, Query, description = "1-based page (default 1)"),
-        ("per_page" = Option<i32>, Query, description = "page size, max 100 (default 30)"),
+        ("installationID" = i64, Path, minimum = 1, description = "GitHub installation_id"),
+        ("page" = Option<i32>, Query, minimum = 1, description = "1-based page (default 1)"),
+        ("per_page" = Option<i32>, Query, minimum = 1, maximum = 100, description = "page size, max 100 (default 30)"),
     ),
     responses(
         (status = 200, description = "repos 페이지", body = RepositoryPage),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope),
-        (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
-        (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn repositories(

@@ -39,7 +39,7 @@ pub fn routes() -> Routes {
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes().into_router(), state, openapi())
+    axhub_http::finish(routes().into_router(), state)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -58,9 +58,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     request_body(content = String, description = "GitHub's event payload (JSON)", content_type = "application/json"),
     responses(
         (status = 202, description = "처리됨 (배포, 건너뜀, 연결 해제, 무시, 중복)", body = WebhookOutcome),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 413, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 503, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
     )
 )]
 async fn receive(

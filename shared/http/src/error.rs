@@ -107,6 +107,13 @@ pub struct ErrorBody {
     pub request_id: String,
     #[schema(nullable = false)]
     pub fields: Option<Vec<FieldSchema>>,
+    #[schema(nullable = false)]
+    pub retry: Option<RetrySchema>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RetrySchema {
+    pub after_ms: u64,
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

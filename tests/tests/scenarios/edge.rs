@@ -3,10 +3,12 @@
 //! function serves.
 
 use axhub_http::AppState;
+use axhub_http::openapi::{DOCUMENT, DOCUMENT_FILE};
 use axhub_tests::*;
+use axum::Router;
 use axum::body::Body;
 use http::{Method, Request, StatusCode, header};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 fn state(t: &TestApp) -> AppState {
@@ -200,4 +202,205 @@ async fn a_401_names_the_bearer_scheme() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.headers.get(header::WWW_AUTHENTICATE).is_none());
+}
+
+/// The committed document is what the code describes; `AXHUB_WRITE_OPENAPI=1` rewrites it.
+#[tokio::test]
+async fn the_served_document_is_the_one_the_code_describes() {
+    let generated = serde_json::to_value(axhub_local::openapi()).unwrap();
+    let committed: Value = serde_json::from_str(DOCUMENT).unwrap_or(Value::Null);
+    if generated != committed {
+        if std::env::var_os("AXHUB_WRITE_OPENAPI").is_some() {
+            let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";
+            std::fs::write(DOCUMENT_FILE, text).unwrap();
+        } else {
+            panic!(
+                "{DOCUMENT_FILE} is stale: run `AXHUB_WRITE_OPENAPI=1 cargo test -p axhub-tests \
+                 --test scenarios edge::the_served` and commit it"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_function_serves_the_whole_document() {
+    let t = sqlite_app().await;
+    let routers: [(&str, Router); 4] = [
+        ("deployments", deployments_fn::router(state(&t))),
+        ("git", git_fn::router(state(&t))),
+        ("github-webhook", github_webhook_fn::router(state(&t))),
+        ("axhub-local", axhub_local::router(state(&t))),
+    ];
+    let whole: Value = serde_json::from_str(DOCUMENT).unwrap();
+    for (name, router) in routers {
+        let req = Request::get("/api/v1/openapi.json")
+            .body(Body::empty())
+            .unwrap();
+        let r = send(&router, req).await;
+        assert_eq!(r.status, StatusCode::OK, "{name}");
+        assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+        assert_eq!(r.body, whole, "{name}");
+    }
+}
+
+/// Each route an operation, each operation a route.
+#[tokio::test]
+async fn the_routes_and_the_operations_are_the_same_list() {
+    let doc: Value = serde_json::from_str(DOCUMENT).unwrap();
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let groups = axhub_local::groups();
+    let mut served: Vec<(String, String)> = groups
+        .table()
+        .iter()
+        .map(|(m, p)| (m.to_string(), (*p).to_owned()))
+        .chain([
+            ("GET".into(), "/healthz".into()),
+            ("GET".into(), "/api/v1/openapi.json".into()),
+        ])
+        .collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(served, documented);
+    // And each table entry is routed for its method (a table that lied would 405 or 404).
+    let t = sqlite_app().await;
+    let router = axhub_local::router(state(&t));
+    for (method, path) in groups.table() {
+        let uri = path
+            .replace("{installationID}", "1")
+            .replace("{appID}", &Uuid::now_v7().to_string())
+            .replace("{did}", &Uuid::now_v7().to_string())
+            .replace("{tenantID}", &Uuid::now_v7().to_string());
+        let req = Request::builder()
+            .method(method.clone())
+            .uri(&uri)
+            .body(Body::empty())
+            .unwrap();
+        let r = send(&router, req).await;
+        assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_ne!(
+            r.body["error"]["message"], "route not found",
+            "{method} {path}"
+        );
+    }
+}
+
+fn param<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has no parameters"))
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} has no {name}"))
+}
+
+#[tokio::test]
+async fn the_document_declares_security_bounds_and_shared_errors() {
+    let doc: Value = serde_json::from_str(DOCUMENT).unwrap();
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["bearerAuth"],
+        json!({"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    );
+    assert_eq!(schemes["apiKey"]["type"], "apiKey");
+    assert_eq!(schemes["apiKey"]["in"], "header");
+    assert_eq!(schemes["apiKey"]["name"], "X-Api-Key");
+    let either = json!([{"bearerAuth": []}, {"apiKey": []}]);
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let public = ["/webhooks/github", "/healthz", "/api/v1/openapi.json"];
+            if public.contains(&path.as_str()) {
+                assert!(op["security"].is_null(), "{method} {path} is public");
+            } else {
+                assert_eq!(op["security"], either, "{method} {path}");
+                assert!(op["responses"]["401"].is_object(), "{method} {path}");
+            }
+            // Error responses come from the one shared set.
+            for (status, resp) in op["responses"].as_object().unwrap() {
+                if status.as_str() >= "400" {
+                    let r = resp["$ref"].as_str().unwrap_or_default();
+                    assert!(
+                        r.starts_with("#/components/responses/"),
+                        "{method} {path} {status}: {resp}"
+                    );
+                }
+            }
+        }
+    }
+    let responses = doc["components"]["responses"].as_object().unwrap();
+    assert!(responses.len() >= 10);
+    for r in responses.values() {
+        assert_eq!(
+            r["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorEnvelope"
+        );
+    }
+
+    let list = "/api/v1/apps/{appID}/deployments";
+    let schema = |p: &Value| p["schema"].clone();
+    assert_eq!(schema(param(&doc, list, "get", "appID"))["format"], "uuid");
+    let did = "/api/v1/apps/{appID}/deployments/{did}";
+    assert_eq!(schema(param(&doc, did, "get", "did"))["format"], "uuid");
+    let feed = "/api/v1/tenants/{tenantID}/deployments";
+    assert_eq!(
+        schema(param(&doc, feed, "get", "tenantID"))["format"],
+        "uuid"
+    );
+    let limit = schema(param(&doc, list, "get", "limit"));
+    assert_eq!(
+        (&limit["minimum"], &limit["maximum"]),
+        (&json!(1), &json!(100))
+    );
+    let limit = schema(param(&doc, feed, "get", "limit"));
+    assert_eq!(
+        (&limit["minimum"], &limit["maximum"]),
+        (&json!(1), &json!(100))
+    );
+    let offset = schema(param(&doc, list, "get", "offset"));
+    assert_eq!(
+        (&offset["format"], &offset["minimum"]),
+        (&json!("int64"), &json!(0))
+    );
+    let repos = "/api/v1/github/installations/{installationID}/repositories";
+    let inst = schema(param(&doc, repos, "get", "installationID"));
+    assert_eq!(
+        (&inst["type"], &inst["minimum"]),
+        (&json!("integer"), &json!(1))
+    );
+    let per_page = schema(param(&doc, repos, "get", "per_page"));
+    assert_eq!(
+        (&per_page["minimum"], &per_page["maximum"]),
+        (&json!(1), &json!(100))
+    );
+    assert_eq!(schema(param(&doc, repos, "get", "page"))["minimum"], 1);
+    let key = schema(param(&doc, list, "post", "Idempotency-Key"));
+    assert_eq!(
+        (&key["minLength"], &key["maxLength"]),
+        (&json!(1), &json!(255))
+    );
+    let sha = &doc["components"]["schemas"]["CreateDeployment"]["properties"]["commit_sha"];
+    let pattern = sha["pattern"].as_str().unwrap();
+    assert_eq!(pattern, "^([0-9a-fA-F]{40})?$");
+    // Bodies that may be left out.
+    for path in [list, "/api/v1/apps/{appID}/deployments/{did}/rollback"] {
+        assert_eq!(
+            doc["paths"][path]["post"]["requestBody"]["required"], false,
+            "{path}"
+        );
+    }
+    let connect = "/api/v1/apps/{appID}/git/github/connect";
+    assert_eq!(
+        doc["paths"][connect]["post"]["requestBody"]["required"],
+        true
+    );
+    assert!(doc["paths"][list]["post"]["responses"]["415"].is_object());
 }

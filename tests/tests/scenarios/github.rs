@@ -89,7 +89,6 @@ async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
             deps: deps.clone(),
             auth,
         },
-        git_fn::openapi(),
     );
     let t = TestApp {
         router,
