@@ -122,3 +122,27 @@ pub struct FieldSchema {
     pub code: String,
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_follows_the_code() {
+        for (code, status) in [
+            (ErrorCode::InvalidValue, 400),
+            (ErrorCode::TokenExpired, 401),
+            (ErrorCode::InsufficientScope, 403),
+            (ErrorCode::InvalidStateTransition, 409),
+            (ErrorCode::PromoteInProgress, 412),
+            (ErrorCode::PayloadTooLarge, 413),
+            (ErrorCode::UnsupportedMediaType, 415),
+            (ErrorCode::GithubReloginRequired, 428),
+            (ErrorCode::RateLimited, 429),
+            (ErrorCode::BadGateway, 502),
+            (ErrorCode::BackendUnimplemented, 503),
+        ] {
+            assert_eq!(status_of(code).as_u16(), status, "{code}");
+        }
+    }
+}
