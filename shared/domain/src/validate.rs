@@ -42,10 +42,18 @@ pub fn offset(raw: Option<&str>) -> Result<u64, Error> {
     }
 }
 
-/// A UUID path or body parameter; a malformed one is a 400 naming the parameter.
+/// A UUID parameter in its hyphenated form (8-4-4-4-12 hex digits, either case, as RFC 9562
+/// writes it). `Uuid::parse_str` also takes `{…}`, `urn:uuid:…` and 32 bare digits, which
+/// would give one resource several URLs; of its forms only the hyphenated one is 36 long.
 pub fn uuid(name: &str, raw: &str) -> Result<uuid::Uuid, Error> {
-    uuid::Uuid::parse_str(raw)
-        .map_err(|_| Error::field(name, ErrorCode::InvalidFormat, "must be a UUID"))
+    match uuid::Uuid::try_parse(raw) {
+        Ok(id) if raw.len() == 36 => Ok(id),
+        _ => Err(Error::field(
+            name,
+            ErrorCode::InvalidFormat,
+            "must be a UUID in its hyphenated form (8-4-4-4-12 hex digits)",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +196,26 @@ mod branch_tests {
             ErrorCode::TooLong
         );
         assert!(branch_name(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn uuids_only_in_their_hyphenated_form() {
+        let id = "0189e3a5-6b7c-7d8e-9f00-112233445566";
+        assert!(uuid("appID", id).is_ok());
+        assert!(uuid("appID", &id.to_uppercase()).is_ok());
+        for bad in [
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            id.replace('-', ""),
+            format!(" {id}"),
+            "not-a-uuid".to_owned(),
+        ] {
+            let e = uuid("appID", &bad).unwrap_err();
+            assert_eq!(
+                (e.code, e.fields[0].name.as_str()),
+                (ErrorCode::InvalidFormat, "appID")
+            );
+        }
     }
 }
 

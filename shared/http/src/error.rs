@@ -71,6 +71,20 @@ impl IntoResponse for ApiError {
                     .insert(axum::http::header::RETRY_AFTER, v);
             }
         }
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: a 401 names the scheme that would work; RFC 6750 §3 says
+            // which token problem it was.
+            let challenge = match self.0.code {
+                ErrorCode::TokenInvalid | ErrorCode::TokenExpired => {
+                    r#"Bearer error="invalid_token""#
+                }
+                _ => "Bearer",
+            };
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(challenge),
+            );
+        }
         resp.extensions_mut().insert(self.0);
         resp
     }
@@ -93,6 +107,13 @@ pub struct ErrorBody {
     pub request_id: String,
     #[schema(nullable = false)]
     pub fields: Option<Vec<FieldSchema>>,
+    #[schema(nullable = false)]
+    pub retry: Option<RetrySchema>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RetrySchema {
+    pub after_ms: u64,
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -100,4 +121,28 @@ pub struct FieldSchema {
     pub name: String,
     pub code: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_follows_the_code() {
+        for (code, status) in [
+            (ErrorCode::InvalidValue, 400),
+            (ErrorCode::TokenExpired, 401),
+            (ErrorCode::InsufficientScope, 403),
+            (ErrorCode::InvalidStateTransition, 409),
+            (ErrorCode::PromoteInProgress, 412),
+            (ErrorCode::PayloadTooLarge, 413),
+            (ErrorCode::UnsupportedMediaType, 415),
+            (ErrorCode::GithubReloginRequired, 428),
+            (ErrorCode::RateLimited, 429),
+            (ErrorCode::BadGateway, 502),
+            (ErrorCode::BackendUnimplemented, 503),
+        ] {
+            assert_eq!(status_of(code).as_u16(), status, "{code}");
+        }
+    }
 }

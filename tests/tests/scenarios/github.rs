@@ -84,12 +84,11 @@ async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
         .merge(git_fn::routes())
         .merge(github_webhook_fn::routes());
     let router = axhub_http::finish(
-        routes,
+        routes.into_router(),
         AppState {
             deps: deps.clone(),
             auth,
         },
-        git_fn::openapi(),
     );
     let t = TestApp {
         router,
