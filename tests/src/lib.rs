@@ -320,7 +320,9 @@ impl TestApp {
                 },
                 TxOp::Update {
                     key: axhub_app::state::apps::state_key(app),
-                    update: Update::new().remove("active_deployment_id"),
+                    update: Update::new()
+                        .remove("active_change_id")
+                        .remove("active_change_kind"),
                     cond: None,
                 },
             ])

@@ -107,14 +107,21 @@ async fn create(
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers);
     let created = deployments::create(&s.deps, &who, app_id, input, key.as_deref()).await?;
-    let mut resp = (StatusCode::ACCEPTED, Json(created.body)).into_response();
-    if created.replayed {
+    Ok(replayed(
+        (StatusCode::ACCEPTED, Json(created.body)).into_response(),
+        created.replayed,
+    ))
+}
+
+/// Marks an answer that repeats the first one given for its `Idempotency-Key`.
+fn replayed(mut resp: Response, replayed: bool) -> Response {
+    if replayed {
         resp.headers_mut().insert(
             "idempotent-replayed",
             axum::http::HeaderValue::from_static("true"),
         );
     }
-    Ok(resp)
+    resp
 }
 
 /// 특정 배포의 현재 상태와 상세를 반환한다.
@@ -184,11 +191,16 @@ async fn tenant_feed(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/deployments/{did}/rollback", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDDeploymentsByDidRollback",
-    params(("appID" = Uuid, Path, description = "앱 UUID"), ("did" = Uuid, Path, description = "롤백 대상 (소스) 배포 UUID")),
+    params(
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("did" = Uuid, Path, description = "롤백 대상 (소스) 배포 UUID"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "재시도 시 첫 응답을 돌려받는 키"),
+    ),
     request_body(content = Option<RollbackRequest>, content_type = "application/json"),
     responses(
         (status = 202, description = "롤백 접수됨 (비동기 적용)"),
-        (status = 403, body = ErrorEnvelope), (status = 412, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+        (status = 412, body = ErrorEnvelope),
     )
 )]
 async fn rollback(
@@ -196,10 +208,15 @@ async fn rollback(
     Caller(who): Caller,
     AppId(app_id): AppId,
     DeploymentId(did): DeploymentId,
+    headers: HeaderMap,
     JsonBody(input): JsonBody<RollbackRequest>,
-) -> ApiResult<StatusCode> {
-    rollback::request(&s.deps, &who, app_id, did, input).await?;
-    Ok(StatusCode::ACCEPTED)
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers);
+    let accepted = rollback::request(&s.deps, &who, app_id, did, input, key.as_deref()).await?;
+    Ok(replayed(
+        StatusCode::ACCEPTED.into_response(),
+        accepted.replayed,
+    ))
 }
 
 /// 현재 K8s rollout 상태를 읽어 배포 실패 원인과 신뢰 불가 앱 출력 signal 을 분리해 반환한다.

@@ -2,7 +2,7 @@
 //! is the contract). Only this module says what an event's detail holds.
 
 use axhub_domain::deployment::rfc3339;
-use axhub_domain::{Deployment, DomainEvent, Environment, EventKind, GitConnection};
+use axhub_domain::{Deployment, DomainEvent, Environment, EventKind, GitConnection, Rollback};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -84,26 +84,23 @@ pub fn pointer_moved_by_deployment(d: &Deployment, env: Environment) -> DomainEv
     )
 }
 
-/// A rollback rolled out and moved the production pointer to `target`.
-pub fn pointer_moved_by_rollback(
-    target: &Deployment,
-    previous: Option<Uuid>,
-    requested_by: &str,
-    at: OffsetDateTime,
-) -> DomainEvent {
-    of_deployment(
+/// A rollback rolled out and moved the production pointer to its target.
+pub fn pointer_moved_by_rollback(r: &Rollback) -> DomainEvent {
+    DomainEvent::new(
         EventKind::ProductionPointerMoved,
-        target,
-        at,
+        r.tenant_id,
+        r.app_id,
+        r.updated_at,
         json!({
-            "deployment_id": target.id,
-            "previous_deployment_id": previous,
+            "deployment_id": r.deployment_id,
+            "previous_deployment_id": r.previous_deployment_id,
             "environment": Environment::Production,
-            "release_version": target.release_version,
-            "image_uri": target.image_uri,
+            "release_version": r.release_version,
+            "image_uri": r.image_uri,
             "cause": "rollback",
-            "requested_by": requested_by,
-            "moved_at": rfc3339(at),
+            "rollback_id": r.id,
+            "requested_by": r.requested_by,
+            "moved_at": rfc3339(r.updated_at),
         }),
     )
 }
@@ -128,4 +125,42 @@ pub fn git_connection(
         "by": by,
     });
     DomainEvent::new(kind, tenant, g.app_id, at, detail)
+}
+
+/// A rollback was accepted and holds the app's slot.
+pub fn rollback_started(r: &Rollback) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::RollbackStarted,
+        r.tenant_id,
+        r.app_id,
+        r.created_at,
+        json!({
+            "rollback_id": r.id,
+            "deployment_id": r.deployment_id,
+            "release_version": r.release_version,
+            "image_uri": r.image_uri,
+            "previous_deployment_id": r.previous_deployment_id,
+            "requested_by": r.requested_by,
+            "started_at": rfc3339(r.created_at),
+        }),
+    )
+}
+
+/// A rollback ended: `succeeded` (the pointer moved, with its `ProductionPointerMoved`) or
+/// `failed` (with the reason; production runs the pointer's release again).
+pub fn rollback_finished(r: &Rollback) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::RollbackFinished,
+        r.tenant_id,
+        r.app_id,
+        r.updated_at,
+        json!({
+            "rollback_id": r.id,
+            "deployment_id": r.deployment_id,
+            "status": r.status.as_str(),
+            "failure_reason": r.failure_reason,
+            "release_version": r.release_version,
+            "completed_at": r.completed_at.map(rfc3339),
+        }),
+    )
 }

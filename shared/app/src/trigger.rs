@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::idempotency::IdempotencyKey;
 use crate::pipeline::{self, Job};
-use crate::state::apps::{self, AppContext};
+use crate::state::apps::{self, ActiveChange, AppContext};
+use crate::state::trackers::Tracked;
 use crate::state::{Guard, Refused, UnitOfWork};
 use crate::{Deps, events};
 
@@ -60,10 +61,14 @@ pub fn preconditions(ctx: &AppContext) -> Result<Environment, Error> {
     })
 }
 
-fn in_progress(active: Uuid) -> Error {
+/// The 409 of a change refused because another holds the app's slot.
+pub(crate) fn in_progress(active: ActiveChange) -> Error {
     Error::conflict(
         ErrorCode::Conflict,
-        format!("deployment {active} is in progress; cancel it or wait for it to finish"),
+        format!(
+            "{} is in progress; wait for it to finish (a deployment can be cancelled)",
+            active.describe()
+        ),
     )
 }
 
@@ -81,7 +86,7 @@ pub async fn start(
     let app_id = ctx.app.id;
     let mut ctx = ctx;
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(active) = ctx.state.active_deployment_id {
+        if let Some(active) = ctx.state.active {
             return Err(in_progress(active));
         }
         let seen_total = ctx.state.deployments_total;
@@ -101,7 +106,7 @@ pub async fn start(
         });
         let body = serde_json::to_value(&d).map_err(|_| Error::internal("encode"))?;
         let mut work = UnitOfWork::new();
-        work.claim_slot(app_id, d.id, seen_total);
+        work.claim_slot(app_id, ActiveChange::Deployment(d.id), Some(seen_total));
         work.insert_deployment(&d)?;
         work.count_tenant_deployment(ctx.app.tenant_id);
         work.emit(events::deployment_started(&d))?;
@@ -113,7 +118,12 @@ pub async fn start(
             .body(),
             std::time::Duration::ZERO,
         )?;
-        work.track_deadline(&d, deps.pipeline.deadline_of(&d));
+        work.track_deadline(
+            Tracked::Deployment(d.id),
+            app_id,
+            d.status.as_str(),
+            deps.pipeline.deadline_of(&d),
+        );
         if let Some(idem) = idem {
             idem.record(&mut work, now, 202, body.clone());
         }

@@ -69,6 +69,9 @@ pub enum ErrorCode {
     InvalidSignature,
     /// 412: a rollback to a deployment that never produced an image.
     ImageNotBuilt,
+    /// 412: a rollback to a deployment that produced an image but did not succeed (failed,
+    /// cancelled): only a release can be rolled back to.
+    NotARelease,
     /// 412: the GitHub App was uninstalled from the connected repository's account.
     GithubInstallationMissing,
     /// 412: the connected branch (or its repository) is gone.
@@ -120,6 +123,7 @@ impl ErrorCode {
             InstallationVerificationFailed => "installation_verification_failed",
             InvalidSignature => "invalid_signature",
             ImageNotBuilt => "image_not_built",
+            NotARelease => "not_a_release",
             GithubInstallationMissing => "github_installation_missing",
             BranchNotFound => "branch_not_found",
         }
@@ -161,6 +165,7 @@ impl ErrorCode {
             | PromoteInProgress
             | GithubReloginRequired
             | ImageNotBuilt
+            | NotARelease
             | GithubInstallationMissing
             | BranchNotFound => Category::PreconditionFailed,
             RateLimited => Category::RateLimited,

@@ -8,6 +8,7 @@ pub mod error_code;
 pub mod event;
 pub mod failure;
 pub mod model;
+pub mod rollback;
 pub mod validate;
 
 pub use authz::{AppRole, Principal, TenantRole};
@@ -20,3 +21,4 @@ pub use error_code::ErrorCode;
 pub use event::{DomainEvent, EventKind};
 pub use failure::{Cause, Stage};
 pub use model::{App, GitConnection, Membership, Tenant};
+pub use rollback::{Rollback, RollbackStatus};

@@ -13,3 +13,4 @@ mod lambda_events;
 mod lambda_wiring;
 mod listing_cost;
 mod pipeline;
+mod rollback;

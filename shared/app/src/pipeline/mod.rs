@@ -39,6 +39,8 @@ pub struct PipelineConfig {
     pub building_deadline: Duration,
     pub pushing_deadline: Duration,
     pub deploying_deadline: Duration,
+    /// How long a rollback may take to roll out.
+    pub rollback_deadline: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -51,6 +53,7 @@ impl Default for PipelineConfig {
             building_deadline: Duration::from_secs(30 * 60),
             pushing_deadline: Duration::from_secs(10 * 60),
             deploying_deadline: Duration::from_secs(15 * 60),
+            rollback_deadline: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -81,12 +84,8 @@ pub const DEPLOY_QUEUE: &str = "deploy";
 pub enum Job {
     /// Move this deployment on.
     Advance { deployment_id: Uuid },
-    /// Swap the production set of the app to the image of `deployment_id` (rollback).
-    Rollback {
-        app_id: Uuid,
-        deployment_id: Uuid,
-        requested_by: String,
-    },
+    /// Roll production out to this rollback's target, and end it.
+    Rollback { rollback_id: Uuid },
 }
 
 impl Job {
@@ -108,10 +107,6 @@ pub enum Next {
 pub async fn run(deps: &Deps, job: &Job) -> Result<Next, Error> {
     match job {
         Job::Advance { deployment_id } => advance(deps, *deployment_id).await,
-        Job::Rollback {
-            app_id,
-            deployment_id,
-            requested_by,
-        } => rollback::run(deps, *app_id, *deployment_id, requested_by).await,
+        Job::Rollback { rollback_id } => rollback::run(deps, *rollback_id).await,
     }
 }

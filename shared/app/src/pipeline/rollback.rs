@@ -1,74 +1,127 @@
-//! The rollback worker: applies the source deployment's image to the production set, and once
-//! it rolled out moves the production pointer (no new deployment row).
+//! The rollback worker: rolls the target release's image out to production and ends the
+//! rollback in one unit of work: succeeded (pointer moved, slot freed) or failed (slot freed,
+//! then the workload put back to the pointer's release). The reaper ends one past its
+//! deadline the same way.
 
-use std::time::Duration;
-
-use axhub_domain::{Environment, Error};
+use axhub_domain::{Cause, Environment, Error, FailureReason, Rollback, Stage};
 use axhub_ports::cluster::{ClusterError, RolloutState};
 use uuid::Uuid;
 
-use super::{Next, workload};
-use crate::state::{Refused, UnitOfWork, apps, deployments};
+use super::settle::settle_workload;
+use super::{DEPLOY_QUEUE, Job, Next, workload};
+use crate::state::trackers::Tracked;
+use crate::state::{Refused, UnitOfWork, apps, rollbacks};
 use crate::{Deps, events};
 
-pub(super) async fn run(
-    deps: &Deps,
-    app_id: Uuid,
-    source: Uuid,
-    requested_by: &str,
-) -> Result<Next, Error> {
+pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
     let cluster = deps.cluster()?.clone();
-    let Some(ctx) = apps::load(deps, app_id).await? else {
+    let Some(r) = rollbacks::get(deps, rollback_id).await? else {
+        tracing::warn!(%rollback_id, "job for an unknown rollback dropped");
         return Ok(Next::Done);
     };
-    let Some(d) = deployments::get(deps, source).await? else {
-        return Ok(Next::Done);
-    };
-    if d.app_id != app_id {
-        // A job can only roll an app back to its own deployment.
-        tracing::warn!(%app_id, %source, "rollback job names another app's deployment; dropped");
+    if r.status.is_terminal() {
+        // A failed rollback leaves production on the pointer's release; again is harmless.
+        if r.failure_reason.is_some() {
+            settle_workload(deps, cluster.as_ref(), r.app_id, Environment::Production).await?;
+        }
         return Ok(Next::Done);
     }
-    let Some(image) = d.image_uri.clone() else {
+    let Some(ctx) = apps::load(deps, r.app_id).await? else {
+        let reason = FailureReason::new(
+            Stage::Deploying,
+            Cause::AppDeleted,
+            "the app was deleted while it was being rolled back",
+        );
+        end(deps, &r, Err(reason), false).await?;
         return Ok(Next::Done);
     };
-    let previous = ctx.app.production_deployment_id;
-    if previous == Some(source) {
-        return Ok(Next::Done);
-    }
     let w = workload(deps, &ctx, Environment::Production).await?;
-    let state = match cluster.apply(&w, &image).await {
-        Ok(()) => cluster.rollout_state(&w, &image).await,
+    let state = match cluster.apply(&w, &r.image_uri).await {
+        Ok(()) => cluster.rollout_state(&w, &r.image_uri).await,
         Err(e) => Err(e),
     };
-    match state {
-        Ok(RolloutState::Progressing) => Ok(Next::Again(deps.pipeline.poll)),
-        Ok(RolloutState::Complete) => {
-            let mut work = UnitOfWork::new();
-            work.move_pointer(app_id, Environment::Production, previous, source);
-            work.emit(events::pointer_moved_by_rollback(
-                &d,
-                previous,
-                requested_by,
-                deps.now(),
-            ))?;
-            match work.commit(deps).await {
-                Ok(()) => Ok(Next::Done),
-                // The pointer moved meanwhile: look again with what is there now.
-                Err(Refused::Lost { .. }) => Ok(Next::Again(Duration::ZERO)),
-                Err(Refused::Failed(e)) => Err(e),
-            }
-        }
+    let outcome = match state {
+        Ok(RolloutState::Progressing) => return Ok(Next::Again(deps.pipeline.poll)),
+        Ok(RolloutState::Complete) => Ok(()),
         Ok(RolloutState::Failed { cause, message }) => {
-            tracing::warn!(%app_id, %source, %cause, %message, "rollback rollout failed; pointer unchanged");
-            Ok(Next::Done)
+            Err(FailureReason::new(Stage::Deploying, cause, message))
         }
         Err(ClusterError::Unavailable(m)) => {
-            Err(Error::unavailable(format!("cluster unavailable: {m}")))
+            return Err(Error::unavailable(format!("cluster unavailable: {m}")));
         }
-        Err(ClusterError::Refused(m)) => {
-            tracing::warn!(%app_id, %source, message = %m, "rollback refused by the cluster");
-            Ok(Next::Done)
+        Err(ClusterError::Refused(m)) => Err(FailureReason::new(
+            Stage::Deploying,
+            Cause::ClusterRefused,
+            m,
+        )),
+    };
+    if !end(deps, &r, outcome, false).await? {
+        // Moved meanwhile (the reaper): look again at what is there now.
+        return Ok(Next::Again(std::time::Duration::ZERO));
+    }
+    // A failure frees the slot first, then puts production back to its pointer's release.
+    run_again_if_failed(deps, cluster.as_ref(), rollback_id).await
+}
+
+async fn run_again_if_failed(
+    deps: &Deps,
+    cluster: &dyn axhub_ports::Cluster,
+    rollback_id: Uuid,
+) -> Result<Next, Error> {
+    if let Some(r) = rollbacks::get(deps, rollback_id).await?
+        && r.failure_reason.is_some()
+    {
+        settle_workload(deps, cluster, r.app_id, Environment::Production).await?;
+    }
+    Ok(Next::Done)
+}
+
+/// Ends the rollback: succeeded (`Ok`) moves the production pointer from what it was when the
+/// rollback was accepted to its target; failed (`Err`) only frees the slot. With
+/// `follow_up`, its job is enqueued with the move so a worker puts the workload back. False
+/// when the rollback or the app's state moved meanwhile.
+pub(super) async fn end(
+    deps: &Deps,
+    r: &Rollback,
+    outcome: Result<(), FailureReason>,
+    follow_up: bool,
+) -> Result<bool, Error> {
+    let now = deps.now();
+    let mut new = r.clone();
+    let moved = match outcome {
+        Ok(()) => {
+            new.succeed(now)?;
+            Some((r.previous_deployment_id, r.deployment_id))
         }
+        Err(reason) => {
+            new.fail(reason, now)?;
+            None
+        }
+    };
+    let mut work = UnitOfWork::new();
+    work.replace_rollback(r, &new)?;
+    work.untrack_deadline(
+        Tracked::Rollback(r.id),
+        r.updated_at + deps.pipeline.rollback_deadline,
+    );
+    work.end_rollback(r.app_id, r.id, moved);
+    if moved.is_some() {
+        work.emit(events::pointer_moved_by_rollback(&new))?;
+    }
+    work.emit(events::rollback_finished(&new))?;
+    if follow_up {
+        let job = Job::Rollback { rollback_id: r.id };
+        work.enqueue(DEPLOY_QUEUE, job.body(), std::time::Duration::ZERO)?;
+    }
+    match work.commit(deps).await {
+        Ok(()) => {
+            tracing::info!(rollback_id = %r.id, app_id = %r.app_id, status = new.status.as_str(), "rollback ended");
+            Ok(true)
+        }
+        Err(Refused::Lost { guards }) => {
+            tracing::debug!(rollback_id = %r.id, ?guards, "rollback end lost a race");
+            Ok(false)
+        }
+        Err(Refused::Failed(e)) => Err(e),
     }
 }

@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use super::workload;
 use crate::Deps;
-use crate::state::{apps, deployments};
+use crate::state::apps::{self, ActiveChange};
+use crate::state::deployments;
 
-/// Puts the app's `env` workload back to its pointer's release, unless a deployment holding
-/// the app's slot is rolling out that environment right now (it owns the workload until it
-/// ends, and ends here again).
+/// Puts the app's `env` workload back to its pointer's release, unless the change holding the
+/// app's slot is rolling out that environment right now (it owns the workload until it ends,
+/// and ends here again).
 pub(super) async fn settle_workload(
     deps: &Deps,
     cluster: &dyn Cluster,
@@ -24,12 +25,17 @@ pub(super) async fn settle_workload(
     let Some(ctx) = apps::load(deps, app_id).await? else {
         return Ok(());
     };
-    if let Some(active) = ctx.state.active_deployment_id
-        && let Some(holder) = deployments::get(deps, active).await?
-        && holder.environment == env
-        && holder.status == DeploymentStatus::Deploying
-    {
-        return Ok(());
+    match ctx.state.active {
+        Some(ActiveChange::Deployment(active)) => {
+            if let Some(holder) = deployments::get(deps, active).await?
+                && holder.environment == env
+                && holder.status == DeploymentStatus::Deploying
+            {
+                return Ok(());
+            }
+        }
+        Some(ActiveChange::Rollback(_)) if env == Environment::Production => return Ok(()),
+        _ => {}
     }
     let pointer = match env {
         Environment::Production => ctx.app.production_deployment_id,

@@ -8,6 +8,7 @@ use axhub_domain::{Deployment, Environment, Error};
 use super::{DEPLOY_QUEUE, Job};
 
 use crate::state::apps::NewRelease;
+use crate::state::trackers::Tracked;
 use crate::state::{Refused, UnitOfWork};
 use crate::{Deps, events};
 
@@ -35,10 +36,15 @@ pub(super) async fn commit(
     let mut work = UnitOfWork::new();
     work.replace_deployment(old, new)?;
     if !old.status.is_terminal() {
-        work.untrack_deadline(old, cfg.deadline_of(old));
+        work.untrack_deadline(Tracked::Deployment(old.id), cfg.deadline_of(old));
     }
     if !new.status.is_terminal() {
-        work.track_deadline(new, cfg.deadline_of(new));
+        work.track_deadline(
+            Tracked::Deployment(new.id),
+            new.app_id,
+            new.status.as_str(),
+            cfg.deadline_of(new),
+        );
         work.emit(events::deployment_stage_changed(new))?;
     } else {
         work.emit(events::deployment_finished(new))?;

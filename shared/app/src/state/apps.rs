@@ -19,7 +19,8 @@ pub const DEPLOY_STATE: &str = "DEPLOYSTATE";
 /// from, nor overwritten by, the apps service's events.
 pub const SERVICE_OWNED: [&str; 3] = [STAGING_ENABLED, PRODUCTION_POINTER, STAGING_POINTER];
 
-const ACTIVE_DEPLOYMENT: &str = "active_deployment_id";
+const ACTIVE_CHANGE: &str = "active_change_id";
+const ACTIVE_KIND: &str = "active_change_kind";
 const DEPLOYMENTS_TOTAL: &str = "deployments_total";
 const RELEASES_TOTAL: &str = "releases_total";
 const STAGING_ENABLED: &str = "staging_enabled";
@@ -38,11 +39,39 @@ pub fn state_key(app: Uuid) -> Key {
     Key::new(pk(app), DEPLOY_STATE)
 }
 
+/// A change that holds the app's one in-progress slot (DESIGN §6: one change per app at a
+/// time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveChange {
+    Deployment(Uuid),
+    Rollback(Uuid),
+}
+
+impl ActiveChange {
+    pub fn id(self) -> Uuid {
+        match self {
+            ActiveChange::Deployment(id) | ActiveChange::Rollback(id) => id,
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            ActiveChange::Deployment(_) => "deployment",
+            ActiveChange::Rollback(_) => "rollback",
+        }
+    }
+
+    /// What it is, for messages: `deployment 0190…`.
+    pub fn describe(self) -> String {
+        format!("{} {}", self.kind(), self.id())
+    }
+}
+
 /// This service's own per-app state, next to the read model of the app.
 #[derive(Debug, Clone, Default)]
 pub struct AppDeployState {
-    /// The deployment holding the app's one in-progress slot.
-    pub active_deployment_id: Option<Uuid>,
+    /// The change holding the app's one in-progress slot.
+    pub active: Option<ActiveChange>,
     /// How many deployments the app ever had; also the `seq` of the newest.
     pub deployments_total: u64,
     /// How many releases (succeeded deployments) the app ever had.
@@ -58,9 +87,9 @@ pub struct AppContext {
 }
 
 impl AppContext {
-    /// Whether `deployment` holds the app's in-progress slot.
-    pub fn holds_slot(&self, deployment: Uuid) -> bool {
-        self.state.active_deployment_id == Some(deployment)
+    /// Whether the change with this id holds the app's in-progress slot.
+    pub fn holds_slot(&self, change: Uuid) -> bool {
+        self.state.active.map(ActiveChange::id) == Some(change)
     }
 }
 
@@ -91,7 +120,13 @@ pub async fn load(deps: &Deps, app_id: Uuid) -> Result<Option<AppContext>, Error
                 .and_then(|s| Uuid::parse_str(s).ok())
         };
         let count = |n: &str| item.get(n).and_then(Value::as_u64).unwrap_or(0);
-        state.active_deployment_id = id(ACTIVE_DEPLOYMENT);
+        state.active =
+            id(ACTIVE_CHANGE).map(
+                |active| match item.get(ACTIVE_KIND).and_then(Value::as_str) {
+                    Some("rollback") => ActiveChange::Rollback(active),
+                    _ => ActiveChange::Deployment(active),
+                },
+            );
         state.deployments_total = count(DEPLOYMENTS_TOTAL);
         state.releases_total = count(RELEASES_TOTAL);
         app.staging_enabled = item
@@ -180,20 +215,23 @@ pub struct NewRelease {
 }
 
 impl UnitOfWork {
-    /// Takes the app's one in-progress slot for `deployment` and counts it as the app's
-    /// deployment number `seen_total + 1`: holds only if the slot is free and nobody counted
-    /// a deployment since (so `seq` stays dense).
-    pub fn claim_slot(&mut self, app_id: Uuid, deployment: Uuid, seen_total: u64) {
+    /// Takes the app's one in-progress slot for `change`: holds only if the slot is free.
+    /// A deployment also counts as the app's deployment number `seen_total + 1`, only if
+    /// nobody counted one since (so `seq` stays dense).
+    pub fn claim_slot(&mut self, app_id: Uuid, change: ActiveChange, seen_total: Option<u64>) {
+        let mut update = Update::new()
+            .set(ACTIVE_CHANGE, change.id().to_string())
+            .set(ACTIVE_KIND, change.kind());
+        let mut conds = vec![Cond::has_not(ACTIVE_CHANGE)];
+        if let Some(seen) = seen_total {
+            update = update.set(DEPLOYMENTS_TOTAL, seen + 1);
+            conds.push(counter_is(DEPLOYMENTS_TOTAL, seen));
+        }
         self.push(
             TxOp::Update {
                 key: state_key(app_id),
-                update: Update::new()
-                    .set(ACTIVE_DEPLOYMENT, deployment.to_string())
-                    .set(DEPLOYMENTS_TOTAL, seen_total + 1),
-                cond: Some(Cond::And(vec![
-                    Cond::has_not(ACTIVE_DEPLOYMENT),
-                    counter_is(DEPLOYMENTS_TOTAL, seen_total),
-                ])),
+                update,
+                cond: Some(Cond::And(conds)),
             },
             Some(Guard::AppState),
         );
@@ -210,8 +248,8 @@ impl UnitOfWork {
         let mut update = Update::new();
         let mut conds = Vec::new();
         if let Some(d) = free_slot_of {
-            update = update.remove(ACTIVE_DEPLOYMENT);
-            conds.push(Cond::eq(ACTIVE_DEPLOYMENT, d.to_string()));
+            update = update.remove(ACTIVE_CHANGE).remove(ACTIVE_KIND);
+            conds.push(Cond::eq(ACTIVE_CHANGE, d.to_string()));
         }
         if let Some(r) = release {
             update = update
@@ -232,18 +270,28 @@ impl UnitOfWork {
         );
     }
 
-    /// Moves the environment's pointer from `from` (as read) to `to`.
-    pub fn move_pointer(&mut self, app_id: Uuid, env: Environment, from: Option<Uuid>, to: Uuid) {
-        let attr = pointer_attr(env);
-        let cond = match from {
-            Some(p) => Cond::eq(attr, p.to_string()),
-            None => Cond::has_not(attr),
-        };
+    /// Ends a rollback on its app: frees the slot it holds and, when it succeeded, moves the
+    /// production pointer from `from` (as read when it was accepted) to `to`.
+    pub fn end_rollback(
+        &mut self,
+        app_id: Uuid,
+        rollback: Uuid,
+        moved: Option<(Option<Uuid>, Uuid)>,
+    ) {
+        let mut update = Update::new().remove(ACTIVE_CHANGE).remove(ACTIVE_KIND);
+        let mut conds = vec![Cond::eq(ACTIVE_CHANGE, rollback.to_string())];
+        if let Some((from, to)) = moved {
+            update = update.set(PRODUCTION_POINTER, to.to_string());
+            conds.push(match from {
+                Some(p) => Cond::eq(PRODUCTION_POINTER, p.to_string()),
+                None => Cond::has_not(PRODUCTION_POINTER),
+            });
+        }
         self.push(
             TxOp::Update {
                 key: state_key(app_id),
-                update: Update::new().set(attr, to.to_string()),
-                cond: Some(cond),
+                update,
+                cond: Some(Cond::And(conds)),
             },
             Some(Guard::AppState),
         );

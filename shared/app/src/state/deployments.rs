@@ -1,12 +1,9 @@
 //! Deployments (`DEP#{id}` / `META`): the app's history on GSI1 (`APPDEPS#{app}`, sorted by
-//! the dense zero-padded `seq`), the tenant's feed on GSI2 (`TENDEPS#{tenant}`, sorted by the
-//! UUIDv7 id), and the deadline trackers of in-progress ones (`INPROGRESS` /
-//! `{deadline:012}#{id}`), which the reaper reads oldest first.
+//! the dense zero-padded `seq`) and the tenant's feed on GSI2 (`TENDEPS#{tenant}`, sorted by
+//! the UUIDv7 id).
 
 use axhub_domain::{Deployment, Error};
-use axhub_store::{Cond, Index, Item, Key, Query, SK, SkCond, TxOp};
-use serde_json::{Value, json};
-use time::OffsetDateTime;
+use axhub_store::{Cond, Index, Item, Key, Query, SkCond, TxOp};
 use uuid::Uuid;
 
 use super::codec::{bare, from_item, index, to_item};
@@ -15,7 +12,6 @@ use crate::{Deps, store_error};
 
 const STATUS: &str = "status";
 const UPDATED_AT: &str = "updated_at";
-const TRACKERS: &str = "INPROGRESS";
 
 pub fn key(id: Uuid) -> Key {
     Key::new(format!("DEP#{id}"), "META")
@@ -100,63 +96,6 @@ pub async fn feed(
     page.items.into_iter().map(from_item).collect()
 }
 
-fn tracker_key(d: &Deployment, deadline: OffsetDateTime) -> Key {
-    Key::new(
-        TRACKERS,
-        format!("{:012}#{}", deadline.unix_timestamp().max(0), d.id),
-    )
-}
-
-/// An in-progress deployment past its stage deadline, as its tracker names it.
-#[derive(Debug, Clone)]
-pub struct Overdue {
-    pub deployment_id: Uuid,
-    tracker: Key,
-}
-
-impl Overdue {
-    /// Whether this tracker is the one `d` has now (with `deadline` its current deadline).
-    pub fn is_current(&self, d: &Deployment, deadline: OffsetDateTime) -> bool {
-        !d.status.is_terminal() && tracker_key(d, deadline) == self.tracker
-    }
-}
-
-/// The trackers whose deadline passed before `now`, oldest first, at most `max`.
-pub async fn overdue(deps: &Deps, now: OffsetDateTime, max: u32) -> Result<Vec<Overdue>, Error> {
-    let page = deps
-        .store
-        .query(
-            Query::new(Index::Primary, TRACKERS)
-                .sk(SkCond::Lt(format!("{:012}~", now.unix_timestamp())))
-                .limit(max.clamp(1, 1000)),
-        )
-        .await
-        .map_err(store_error)?;
-    Ok(page
-        .items
-        .into_iter()
-        .filter_map(|item| {
-            let sk = item.get(SK).and_then(Value::as_str)?.to_owned();
-            let deployment_id = item
-                .get("deployment_id")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())?;
-            Some(Overdue {
-                deployment_id,
-                tracker: Key::new(TRACKERS, sk),
-            })
-        })
-        .collect())
-}
-
-/// Removes a tracker its deployment has moved past (a changed deadline configuration leaves
-/// old keys behind).
-pub async fn drop_tracker(deps: &Deps, stale: &Overdue) {
-    if let Err(e) = deps.store.delete(&stale.tracker, None).await {
-        tracing::warn!(error = %e, "could not remove a stale deadline tracker");
-    }
-}
-
 impl UnitOfWork {
     /// A new deployment (its id must be fresh).
     pub fn insert_deployment(&mut self, d: &Deployment) -> Result<(), Error> {
@@ -186,30 +125,5 @@ impl UnitOfWork {
             Some(Guard::Deployment),
         );
         Ok(())
-    }
-
-    /// Starts tracking the deployment's stage deadline.
-    pub fn track_deadline(&mut self, d: &Deployment, deadline: OffsetDateTime) {
-        let key = tracker_key(d, deadline);
-        let item = bare(
-            &key,
-            [
-                ("deployment_id", json!(d.id)),
-                ("app_id", json!(d.app_id)),
-                ("stage", json!(d.status.as_str())),
-            ],
-        );
-        self.push(TxOp::Put { item, cond: None }, None);
-    }
-
-    /// Stops tracking the deadline the deployment had.
-    pub fn untrack_deadline(&mut self, d: &Deployment, deadline: OffsetDateTime) {
-        self.push(
-            TxOp::Delete {
-                key: tracker_key(d, deadline),
-                cond: None,
-            },
-            None,
-        );
     }
 }

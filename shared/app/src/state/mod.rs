@@ -16,7 +16,9 @@ pub mod deployments;
 pub mod git;
 pub mod idempotency;
 pub mod outbox;
+pub mod rollbacks;
 pub mod tenants;
+pub mod trackers;
 
 use std::time::Duration;
 
@@ -37,7 +39,7 @@ fn app_pk(app: uuid::Uuid) -> String {
 pub enum Guard {
     /// The app's in-progress slot, or its counters, changed since they were read.
     AppState,
-    /// The deployment moved since it was read.
+    /// The change (a deployment or a rollback) moved since it was read.
     Deployment,
     /// The idempotency key was taken meanwhile (by a racing request with the same key).
     Idempotency,
