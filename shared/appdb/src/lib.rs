@@ -126,9 +126,19 @@ pub trait AppDatabase: Send + Sync + 'static {
 }
 
 /// The ops of `ops` that `apply_ops` would apply after `applied`: above it, in seq order, each
-/// once. Refuses two different ops with one seq. Adapters still re-check each seq against the
+/// once. Refuses two different ops with one seq, and seqs outside 1..=i64::MAX. Adapters still re-check each seq against the
 /// record inside the op's transaction.
 pub fn pending(ops: &[SchemaOp], applied: Option<u64>) -> Result<Vec<&SchemaOp>, AppDbError> {
+    // Both engines store seqs as signed 64-bit integers.
+    if let Some(o) = ops
+        .iter()
+        .find(|o| o.seq == 0 || i64::try_from(o.seq).is_err())
+    {
+        return Err(AppDbError::refused(
+            Some(o.seq),
+            "seq must be in 1..=i64::MAX",
+        ));
+    }
     let mut sorted: Vec<&SchemaOp> = ops.iter().collect();
     sorted.sort_by_key(|o| o.seq);
     sorted.dedup_by(|b, a| a.seq == b.seq && a.change == b.change);

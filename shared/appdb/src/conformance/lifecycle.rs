@@ -44,8 +44,8 @@ pub async fn fork_copies_structure_not_rows(db: Db) {
         ),
         op(
             3,
-            json!({"op": "create_index", "name": "by_score", "table": "users",
-                     "columns": ["score"], "unique": true}),
+            json!({"op": "create_index", "name": "by_email_name", "table": "users",
+                     "columns": ["email", "name"], "unique": true}),
         ),
         op(
             4,

@@ -112,7 +112,9 @@ pub async fn types_and_defaults_read_back(db: Db) {
         1,
         json!({"op": "create_table", "table": "all_types", "columns": columns}),
     );
-    db.apply_ops(a, PROD, std::slice::from_ref(&create)).await.unwrap();
+    db.apply_ops(a, PROD, std::slice::from_ref(&create))
+        .await
+        .unwrap();
     let crate::SchemaChange::CreateTable { columns, .. } = &create.change else {
         unreachable!()
     };
