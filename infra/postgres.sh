@@ -6,7 +6,8 @@
 #                             # one), prints the `export AXHUB_TEST_POSTGRES_URL=…` line
 #   infra/postgres.sh stop    # stops the cluster started by `start`
 #
-# Settings: PG_PORT (default 5433), PG_DIR (default $REPO/target/pg).
+# Settings: PG_PORT (default 5433), PG_DIR (default $REPO/target/pg, or a directory under /tmp
+# when the postgres user cannot reach target/).
 # Tuned for tests, not for data: fsync and synchronous commit are off, auth is trust, and it
 # listens on 127.0.0.1 only.
 set -euo pipefail
@@ -15,6 +16,12 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${PG_PORT:-5433}"
 HOST=127.0.0.1
 BASE="${PG_DIR:-$REPO/target/pg}"
+# As root the cluster belongs to `postgres`, which must reach BASE: a checkout under a private
+# home (/root is 0700) is out of its reach, so the cluster then lives under /tmp instead.
+if [[ -z "${PG_DIR:-}" && "$(id -u)" == 0 ]] && id postgres >/dev/null 2>&1 &&
+    ! runuser -u postgres -- test -x "$REPO/target" 2>/dev/null; then
+    BASE="${TMPDIR:-/tmp}/axhub-pg-$(echo "$REPO" | cksum | cut -d' ' -f1)"
+fi
 DATA="$BASE/data"
 SOCK="$BASE/sock"
 LOG="$BASE/postgres-$PORT.log"
