@@ -18,6 +18,7 @@ HOST=127.0.0.1
 BASE="${PG_DIR:-$REPO/target/pg}"
 # As root the cluster belongs to `postgres`, which must reach BASE: a checkout under a private
 # home (/root is 0700) is out of its reach, so the cluster then lives under /tmp instead.
+[[ -n "${PG_DIR:-}" ]] || mkdir -p "$REPO/target"
 if [[ -z "${PG_DIR:-}" && "$(id -u)" == 0 ]] && id postgres >/dev/null 2>&1 &&
     ! runuser -u postgres -- test -x "$REPO/target" 2>/dev/null; then
     BASE="${TMPDIR:-/tmp}/axhub-pg-$(echo "$REPO" | cksum | cut -d' ' -f1)"
