@@ -68,6 +68,18 @@ impl AppDbError {
             reason: reason.into(),
         }
     }
+
+    /// A refusal that names no op yet, attributed to op `seq` (adapters check and run one op
+    /// at a time, and name it here).
+    pub fn of_op(self, seq: u64) -> Self {
+        match self {
+            Self::Refused { seq: None, reason } => Self::Refused {
+                seq: Some(seq),
+                reason,
+            },
+            other => other,
+        }
+    }
 }
 
 #[async_trait]
@@ -79,7 +91,8 @@ pub trait AppDatabase: Send + Sync + 'static {
     /// unique columns, indexes) and none of its rows. The applied-ops record is copied, so
     /// `applied_through(to)` equals `applied_through(from)`: the fork is at that point of the
     /// op log. `to` may exist if it has no tables; otherwise `TargetNotEmpty`. `from` must
-    /// exist (`NoSchema`).
+    /// exist (`NoSchema`). The copy is one transaction; if it fails, `to` may be left existing
+    /// and empty, which a caller undoing its steps removes with `drop_schema`.
     async fn fork_structure(
         &self,
         app: Uuid,

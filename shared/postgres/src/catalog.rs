@@ -66,18 +66,7 @@ async fn table(
         )
         .await
         .map_err(db_error)?;
-    let unique: Vec<String> = c
-        .query(
-            "SELECT a.attname::text FROM pg_constraint con \
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1] \
-             WHERE con.conrelid = $1 AND con.contype = 'u' AND cardinality(con.conkey) = 1",
-            &[&oid],
-        )
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let unique = column_names(c, UNIQUE_COLUMNS, oid).await?;
     let mut columns = Vec::with_capacity(cols.len());
     for r in &cols {
         let (col, ty, notnull, default): (String, String, bool, Option<String>) =
@@ -93,19 +82,7 @@ async fn table(
             nullable: !notnull,
         });
     }
-    let primary_key = c
-        .query(
-            "SELECT a.attname::text FROM pg_constraint con \
-             CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord) \
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum \
-             WHERE con.conrelid = $1 AND con.contype = 'p' ORDER BY k.ord",
-            &[&oid],
-        )
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let primary_key = column_names(c, PRIMARY_KEY, oid).await?;
     // Indexes that back no constraint: the ones `create_index` made.
     let indexes = c
         .query(
@@ -135,6 +112,26 @@ async fn table(
         primary_key,
         indexes,
     })
+}
+
+/// Columns with a single-column UNIQUE constraint.
+const UNIQUE_COLUMNS: &str = "SELECT a.attname::text FROM pg_constraint con \
+     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1] \
+     WHERE con.conrelid = $1 AND con.contype = 'u' AND cardinality(con.conkey) = 1";
+
+/// The primary key's columns, in key order.
+const PRIMARY_KEY: &str = "SELECT a.attname::text FROM pg_constraint con \
+     CROSS JOIN LATERAL unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord) \
+     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum \
+     WHERE con.conrelid = $1 AND con.contype = 'p' ORDER BY k.ord";
+
+async fn column_names(
+    c: &impl GenericClient,
+    sql: &str,
+    oid: u32,
+) -> Result<Vec<String>, AppDbError> {
+    let rows = c.query(sql, &[&oid]).await.map_err(db_error)?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 pub(crate) async fn max_seq(c: &impl GenericClient) -> Result<Option<u64>, AppDbError> {

@@ -58,16 +58,6 @@ pub fn schema_name(app: Uuid, env: Environment) -> String {
     format!("app_{}_{suffix}", app.simple())
 }
 
-fn with_seq(seq: u64) -> impl Fn(AppDbError) -> AppDbError {
-    move |e| match e {
-        AppDbError::Refused { seq: None, reason } => AppDbError::Refused {
-            seq: Some(seq),
-            reason,
-        },
-        other => other,
-    }
-}
-
 impl PostgresAppDatabase {
     /// Connects to `url` (`postgres://user@host:port/db`); fails now rather than on first use
     /// when the server cannot be reached.
@@ -256,7 +246,7 @@ impl AppDatabase for PostgresAppDatabase {
         for op in pending(ops, first)? {
             let s = self.in_schema(app, env).await?;
             let r = async { apply::one(s.client()?, op).await }.await;
-            if s.finish(r).await.map_err(with_seq(op.seq))? {
+            if s.finish(r).await.map_err(|e| e.of_op(op.seq))? {
                 applied.push(op.seq);
             }
         }

@@ -46,16 +46,6 @@ fn io_error(e: std::io::Error) -> AppDbError {
     AppDbError::Unavailable(e.to_string())
 }
 
-fn with_seq(seq: u64) -> impl Fn(AppDbError) -> AppDbError {
-    move |e| match e {
-        AppDbError::Refused { seq: None, reason } => AppDbError::Refused {
-            seq: Some(seq),
-            reason,
-        },
-        other => other,
-    }
-}
-
 impl SqliteAppDatabase {
     /// App databases under `dir` (created on first use).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -246,7 +236,7 @@ impl AppDatabase for SqliteAppDatabase {
             let todo = pending(&ops, catalog::max_seq(c)?)?;
             let mut applied = Vec::new();
             for op in todo {
-                if apply_one(c, op).map_err(with_seq(op.seq))? {
+                if apply_one(c, op).map_err(|e| e.of_op(op.seq))? {
                     applied.push(op.seq);
                 }
             }
