@@ -1,6 +1,10 @@
 //! Reading an app database's structure from SQLite's catalog, and the one change SQLite cannot
-//! make in place: a column's type, done as the documented table rebuild
-//! (<https://sqlite.org/lang_altertable.html#otheralter>) inside the op's transaction.
+//! make in place: a column's type, done as a table rebuild
+//! (<https://sqlite.org/lang_altertable.html#otheralter>) inside the op's transaction. The
+//! page recommends building the new table under a temporary name and renaming it; we move the
+//! old one aside instead, so the new table is rendered under its own (validated) name. That
+//! order is only unsafe for views, triggers and foreign keys naming the table, and ops create
+//! none of them.
 
 use axhub_appdb::sql::{Dialect, quoted_list};
 use axhub_appdb::{
