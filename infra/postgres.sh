@@ -15,17 +15,6 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${PG_PORT:-5433}"
 HOST=127.0.0.1
-BASE="${PG_DIR:-$REPO/target/pg}"
-# As root the cluster belongs to `postgres`, which must reach BASE: a checkout under a private
-# home (/root is 0700) is out of its reach, so the cluster then lives under /tmp instead.
-[[ -n "${PG_DIR:-}" ]] || mkdir -p "$REPO/target"
-if [[ -z "${PG_DIR:-}" && "$(id -u)" == 0 ]] && id postgres >/dev/null 2>&1 &&
-    ! runuser -u postgres -- test -x "$REPO/target" 2>/dev/null; then
-    BASE="${TMPDIR:-/tmp}/axhub-pg-$(echo "$REPO" | cksum | cut -d' ' -f1)"
-fi
-DATA="$BASE/data"
-SOCK="$BASE/sock"
-LOG="$BASE/postgres-$PORT.log"
 DB=axhub_test
 URL="postgres://postgres@$HOST:$PORT/$DB"
 
@@ -63,6 +52,19 @@ if [[ "${1:-}" == start && -z "$BIN" ]]; then
     install_postgres
     BIN="$(find_bin)"
 fi
+
+# After the install, which creates the `postgres` user the next check needs.
+BASE="${PG_DIR:-$REPO/target/pg}"
+# As root the cluster belongs to `postgres`, which must reach BASE: a checkout under a private
+# home (/root is 0700) is out of its reach, so the cluster then lives under /tmp instead.
+[[ -n "${PG_DIR:-}" ]] || mkdir -p "$REPO/target"
+if [[ -z "${PG_DIR:-}" && "$(id -u)" == 0 ]] && id postgres >/dev/null 2>&1 &&
+    ! runuser -u postgres -- test -x "$REPO/target" 2>/dev/null; then
+    BASE="${TMPDIR:-/tmp}/axhub-pg-$(echo "$REPO" | cksum | cut -d' ' -f1)"
+fi
+DATA="$BASE/data"
+SOCK="$BASE/sock"
+LOG="$BASE/postgres-$PORT.log"
 
 # initdb and postgres refuse to run as root: as root, the cluster belongs to `postgres`.
 as_owner() {
