@@ -10,30 +10,10 @@ use uuid::Uuid;
 use crate::Deps;
 use crate::access;
 use crate::idempotency::IdempotencyKey;
+use crate::paging::{Dense, ListPage, ListParams};
 use crate::pipeline;
 use crate::state::{self, apps};
 use crate::trigger::{self, Created, MAX_ATTEMPTS, Trigger};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListPage<T> {
-    pub items: Vec<T>,
-    /// Empty when there is nothing more.
-    pub next_cursor: String,
-    pub total: u64,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ListParams {
-    pub limit: u32,
-    pub offset: u64,
-    pub cursor: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SeqCursor {
-    /// Continue with deployments whose seq is at most this.
-    at_most: u64,
-}
 
 #[derive(Serialize, Deserialize)]
 struct FeedCursor {
@@ -51,45 +31,18 @@ pub async fn list(
     params: ListParams,
 ) -> Result<ListPage<Deployment>, Error> {
     let (ctx, _) = access::app_for(deps, who, app_id).await?;
-    let total = ctx.state.deployments_total;
-    let scope = format!("app-deployments:{app_id}");
-    let start = match &params.cursor {
-        Some(_) if params.offset > 0 => {
-            return Err(Error::field(
-                "cursor",
-                ErrorCode::InvalidValue,
-                "use either cursor or offset, not both",
-            ));
-        }
-        Some(c) => deps
-            .cursors
-            .decode::<SeqCursor>(&scope, c)?
-            .at_most
-            .min(total),
-        None => total.saturating_sub(params.offset),
+    let listing = Dense {
+        deps,
+        scope: format!("app-deployments:{app_id}"),
+        total: ctx.state.deployments_total,
     };
-    if start == 0 {
-        return Ok(ListPage {
-            items: vec![],
-            next_cursor: String::new(),
-            total,
-        });
-    }
-    let items = state::deployments::history(deps, app_id, start, params.limit).await?;
-    let next_cursor = match items.last() {
-        Some(last) if items.len() as u32 == params.limit && last.seq > 1 => deps.cursors.encode(
-            &scope,
-            &SeqCursor {
-                at_most: last.seq - 1,
-            },
-        ),
-        _ => String::new(),
+    let start = listing.start(&params)?;
+    let items = if start == 0 {
+        Vec::new()
+    } else {
+        state::deployments::history(deps, app_id, start, params.limit).await?
     };
-    Ok(ListPage {
-        items,
-        next_cursor,
-        total,
-    })
+    Ok(listing.page(items, params.limit, |d| d.seq))
 }
 
 pub async fn get(

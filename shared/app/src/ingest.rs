@@ -17,7 +17,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::state::codec::bare;
-use crate::state::{apps, tenants};
+use crate::state::{apps, deployments, releases, tenants};
 use crate::{Deps, store_error};
 
 /// What happened to one event.
@@ -82,6 +82,28 @@ struct AppRef {
     id: Uuid,
 }
 
+#[derive(Deserialize)]
+struct ReviewRef {
+    app_id: Uuid,
+    /// The deployment (release) the review approved.
+    #[serde(default)]
+    deployment_id: Option<Uuid>,
+}
+
+/// Marks the release that deployment `d` of the app made as approved; a deployment of another
+/// app, or one that made no release, approves nothing.
+async fn approve_release(deps: &Deps, app: Uuid, d: Uuid) -> Result<(), Error> {
+    let number = deployments::get(deps, d)
+        .await?
+        .filter(|d| d.app_id == app)
+        .and_then(|d| d.release_version)
+        .and_then(|v| v.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()));
+    if let Some(n) = number {
+        releases::mark_approved(deps, app, n).await?;
+    }
+    Ok(())
+}
+
 pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applied, Error> {
     match detail_type {
         "TenantUpserted" => {
@@ -110,13 +132,16 @@ pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<App
             tombstone(deps, apps::key(a.id), version(detail)?).await
         }
         "ReviewApproved" => {
-            let a: AppRef = parse(detail)?;
+            let a: ReviewRef = parse(detail)?;
             // Approval only ever turns on; it rides on the app item without a version race.
-            Ok(if apps::mark_approved(deps, a.id).await? {
-                Applied::Applied
-            } else {
-                Applied::Stale
-            })
+            if !apps::mark_approved(deps, a.app_id).await? {
+                return Ok(Applied::Stale);
+            }
+            // The version it names is approved (the releases list shows it).
+            if let Some(d) = a.deployment_id {
+                approve_release(deps, a.app_id, d).await?;
+            }
+            Ok(Applied::Applied)
         }
         _ => Ok(Applied::Ignored),
     }

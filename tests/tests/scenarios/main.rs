@@ -13,4 +13,5 @@ mod lambda_events;
 mod lambda_wiring;
 mod listing_cost;
 mod pipeline;
+mod releases;
 mod rollback;

@@ -56,6 +56,7 @@ pub(super) async fn commit(
                 deployment_id: new.id,
             });
         if let Some(r) = &release {
+            work.record_release(new, r.releases_seen + 1)?;
             work.emit(events::pointer_moved_by_deployment(new, r.environment))?;
         }
         work.settle_app(new.app_id, finish.slot_held.then_some(new.id), release);

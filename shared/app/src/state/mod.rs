@@ -16,6 +16,7 @@ pub mod deployments;
 pub mod git;
 pub mod idempotency;
 pub mod outbox;
+pub mod releases;
 pub mod rollbacks;
 pub mod tenants;
 pub mod trackers;
