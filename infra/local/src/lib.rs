@@ -2,6 +2,7 @@
 
 pub mod background;
 pub mod demo;
+pub mod events;
 pub mod github;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Every group's routes on one router, and the local-only GitHub token route.
 pub fn router(state: AppState) -> Router {
-    let routes = groups().into_router().merge(github::routes());
+    let routes = groups()
+        .into_router()
+        .merge(github::routes())
+        .merge(events::routes());
     axhub_http::finish(routes, state)
 }
 

@@ -104,6 +104,34 @@ async fn approve_release(deps: &Deps, app: Uuid, d: Uuid) -> Result<(), Error> {
     Ok(())
 }
 
+/// The EventBridge source that owns each detail-type this service follows: an event is
+/// believed only from the service that owns its entity.
+pub fn source_of(detail_type: &str) -> Option<&'static str> {
+    match detail_type {
+        "TenantUpserted" | "MembershipUpserted" | "MembershipRemoved" => Some("axhub.tenants"),
+        "AppUpserted" | "AppDeleted" => Some("axhub.apps"),
+        "ReviewApproved" => Some("axhub.review"),
+        _ => None,
+    }
+}
+
+/// Applies an event as EventBridge delivers it (`source`, `detail-type`, `detail`). An event
+/// of a followed type from any other source is refused (403), so one neighbour cannot write
+/// another's entities.
+pub async fn apply_delivered(
+    deps: &Deps,
+    source: &str,
+    detail_type: &str,
+    detail: &Value,
+) -> Result<Applied, Error> {
+    match source_of(detail_type) {
+        Some(owner) if owner != source => Err(Error::forbidden(format!(
+            "{detail_type} events come from {owner}, not from {source:?}"
+        ))),
+        _ => apply(deps, detail_type, detail).await,
+    }
+}
+
 pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applied, Error> {
     match detail_type {
         "TenantUpserted" => {
