@@ -3,7 +3,7 @@
 //! then the workload put back to the pointer's release). The reaper ends one past its
 //! deadline the same way.
 
-use axhub_domain::{Cause, Environment, Error, FailureReason, Rollback, Stage};
+use axhub_domain::{Cause, Environment, Error, FailureReason, Rollback, RollbackStatus, Stage};
 use axhub_ports::cluster::{ClusterError, RolloutState};
 use uuid::Uuid;
 
@@ -20,8 +20,9 @@ pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
         return Ok(Next::Done);
     };
     if r.status.is_terminal() {
-        // A failed rollback leaves production on the pointer's release; again is harmless.
-        if r.failure_reason.is_some() {
+        // A failed rollback leaves production on the pointer's release (a redelivery, or the
+        // reaper's follow-up); doing it again is harmless.
+        if r.status == RollbackStatus::Failed {
             settle_workload(deps, cluster.as_ref(), r.app_id, Environment::Production).await?;
         }
         return Ok(Next::Done);
@@ -55,23 +56,14 @@ pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
             m,
         )),
     };
+    let failed = outcome.is_err();
     if !end(deps, &r, outcome, false).await? {
         // Moved meanwhile (the reaper): look again at what is there now.
         return Ok(Next::Again(std::time::Duration::ZERO));
     }
-    // A failure frees the slot first, then puts production back to its pointer's release.
-    run_again_if_failed(deps, cluster.as_ref(), rollback_id).await
-}
-
-async fn run_again_if_failed(
-    deps: &Deps,
-    cluster: &dyn axhub_ports::Cluster,
-    rollback_id: Uuid,
-) -> Result<Next, Error> {
-    if let Some(r) = rollbacks::get(deps, rollback_id).await?
-        && r.failure_reason.is_some()
-    {
-        settle_workload(deps, cluster, r.app_id, Environment::Production).await?;
+    if failed {
+        // The slot is free now: production goes back to its pointer's release.
+        settle_workload(deps, cluster.as_ref(), r.app_id, Environment::Production).await?;
     }
     Ok(Next::Done)
 }
