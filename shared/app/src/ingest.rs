@@ -6,7 +6,8 @@
 //! Contract (documented in docs/events.md): detail-types `TenantUpserted {id, slug}`,
 //! `MembershipUpserted {tenant_id, user_id, role}`, `MembershipRemoved {tenant_id, user_id}`,
 //! `AppUpserted {id, tenant_id, owner_id, slug, subdomain, approved}`, `AppDeleted {id}`,
-//! `ReviewApproved {app_id}`; every detail carries `version` (a number that grows with each
+//! `ReviewRequested`/`ReviewApproved`/`ReviewRejected`/`ReviewCancelled` `{request_id, app_id,
+//! deployment_id, cursor_seq}`; every detail carries `version` (a number that grows with each
 //! change of that entity, e.g. its update time in ms).
 
 use axhub_domain::ErrorCode;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::state::codec::bare;
+use crate::state::reviews::{self, Review, ReviewStatus};
 use crate::state::{apps, deployments, releases, tenants};
 use crate::{Deps, store_error};
 
@@ -83,11 +85,40 @@ struct AppRef {
 }
 
 #[derive(Deserialize)]
-struct ReviewRef {
+struct ReviewEvent {
+    request_id: Uuid,
     app_id: Uuid,
-    /// The deployment (release) the review approved.
+    /// The deployment (release) the review is about.
+    deployment_id: Uuid,
     #[serde(default)]
-    deployment_id: Option<Uuid>,
+    cursor_seq: u64,
+}
+
+/// A review's request or decision. The review belongs to the version it names: an approval
+/// marks that release approved (and the app approved, even before the app itself is known).
+async fn review(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applied, Error> {
+    let e: ReviewEvent = parse(detail)?;
+    let status = match detail_type {
+        "ReviewRequested" => ReviewStatus::Pending,
+        "ReviewApproved" => ReviewStatus::Approved,
+        "ReviewRejected" => ReviewStatus::Rejected,
+        _ => ReviewStatus::Cancelled,
+    };
+    let review = Review {
+        request_id: e.request_id,
+        app_id: e.app_id,
+        deployment_id: e.deployment_id,
+        cursor_seq: e.cursor_seq,
+        status,
+    };
+    if !reviews::put_newer(deps, &review, version(detail)?).await? {
+        return Ok(Applied::Stale);
+    }
+    if status == ReviewStatus::Approved {
+        reviews::mark_app_approved(deps, e.app_id).await?;
+        approve_release(deps, e.app_id, e.deployment_id).await?;
+    }
+    Ok(Applied::Applied)
 }
 
 /// Marks the release that deployment `d` of the app made as approved; a deployment of another
@@ -110,7 +141,9 @@ pub fn source_of(detail_type: &str) -> Option<&'static str> {
     match detail_type {
         "TenantUpserted" | "MembershipUpserted" | "MembershipRemoved" => Some("axhub.tenants"),
         "AppUpserted" | "AppDeleted" => Some("axhub.apps"),
-        "ReviewApproved" => Some("axhub.review"),
+        "ReviewRequested" | "ReviewApproved" | "ReviewRejected" | "ReviewCancelled" => {
+            Some("axhub.review")
+        }
         _ => None,
     }
 }
@@ -159,17 +192,8 @@ pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<App
             let a: AppRef = parse(detail)?;
             tombstone(deps, apps::key(a.id), version(detail)?).await
         }
-        "ReviewApproved" => {
-            let a: ReviewRef = parse(detail)?;
-            // Approval only ever turns on; it rides on the app item without a version race.
-            if !apps::mark_approved(deps, a.app_id).await? {
-                return Ok(Applied::Stale);
-            }
-            // The version it names is approved (the releases list shows it).
-            if let Some(d) = a.deployment_id {
-                approve_release(deps, a.app_id, d).await?;
-            }
-            Ok(Applied::Applied)
+        "ReviewRequested" | "ReviewApproved" | "ReviewRejected" | "ReviewCancelled" => {
+            review(deps, detail_type, detail).await
         }
         _ => Ok(Applied::Ignored),
     }

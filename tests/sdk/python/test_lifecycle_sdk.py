@@ -1,6 +1,8 @@
 """The release lifecycle through the official Python SDK against axhub-local: a success is a
 version in the releases list, and a neighbouring service's event delivered through
-`POST /local/events` (platform admins only) is applied as the ingest Lambda applies it."""
+`POST /local/events` (platform admins only) is applied as the ingest Lambda applies it (the
+approval of a version is shown in the Rust scenarios, since an approved app stays approved
+and the demo app is shared by this session's tests)."""
 
 import json
 import time
@@ -37,7 +39,7 @@ def releases(client, app):
     )
 
 
-def test_a_success_is_a_version_and_an_approval_event_marks_it(owner, member, demo):
+def test_a_success_is_a_version_in_the_releases_list(owner, member, demo):
     app = demo["app_id"]
     created = create_deployment(owner, app)
     done = wait_terminal(owner, app, created["id"])
@@ -51,50 +53,38 @@ def test_a_success_is_a_version_and_an_approval_event_marks_it(owner, member, de
     assert release["activeProd"] is True and release["approved"] is False
     assert page["items"][0]["deploymentId"] == created["id"], "newest first"
 
-    approval = {
-        "source": "axhub.review",
-        "detail-type": "ReviewApproved",
+
+def test_local_events_apply_a_neighbours_event_for_platform_admins_only(owner, demo):
+    app = demo["unconnected_app_id"]
+    # The apps service takes the app's subdomain away: the trigger's first precondition fails.
+    event = {
+        "source": "axhub.apps",
+        "detail-type": "AppUpserted",
         "detail": {
-            "request_id": "0190f3c2-0000-7000-8000-000000000001",
-            "app_id": app,
-            "deployment_id": created["id"],
-            "cursor_seq": 0,
+            "id": app,
+            "tenant_id": demo["tenant_id"],
+            "owner_id": "demo-owner",
+            "slug": "unconnected",
+            "subdomain": None,
+            "approved": False,
             "version": int(time.time() * 1000),
         },
     }
-    # Only a platform admin delivers events, and only from the source that owns the type.
-    status, body = deliver(demo, "owner", approval)
+    status, body = deliver(demo, "owner", event)
     assert (status, body["error"]["code"]) == (403, "not_admin")
-    forged = dict(approval, source="axhub.apps")
-    status, body = deliver(demo, "platform_admin", forged)
+    status, body = deliver(demo, "platform_admin", dict(event, source="axhub.review"))
     assert (status, body["error"]["code"]) == (403, "forbidden")
-    status, body = deliver(demo, "platform_admin", approval)
+    status, body = deliver(demo, "platform_admin", {"detail-type": "AppUpserted"})
+    assert (status, body["error"]["fields"][0]["name"]) == (400, "source")
+    status, body = deliver(demo, "platform_admin", event)
     assert (status, body) == (200, {"applied": "applied"})
-    approved = [r for r in releases(member, app)["items"] if r["deploymentId"] == created["id"]]
-    assert approved[0]["approved"] is True
-
-    # An approved app deploys only through staging; the apps service's newer record makes it
-    # unapproved again for the other tests of this session.
+    status, body = deliver(demo, "platform_admin", event)
+    assert (status, body) == (200, {"applied": "stale"}), "a replay changes nothing"
     try:
         create_deployment(owner, app)
-        raise AssertionError("an approved app without staging must not deploy")
+        raise AssertionError("an app without a subdomain must not deploy")
     except AxHubError as e:
-        assert e.code == "staging_required"
-    status, body = deliver(
-        demo,
-        "platform_admin",
-        {
-            "source": "axhub.apps",
-            "detail-type": "AppUpserted",
-            "detail": {
-                "id": app,
-                "tenant_id": demo["tenant_id"],
-                "owner_id": "demo-owner",
-                "slug": "hello",
-                "subdomain": "hello",
-                "approved": False,
-                "version": int(time.time() * 1000) + 1,
-            },
-        },
-    )
-    assert (status, body) == (200, {"applied": "applied"})
+        assert e.code == "subdomain_not_configured"
+    # Give it back for the other tests of this session.
+    event["detail"] = dict(event["detail"], subdomain="unconnected", version=event["detail"]["version"] + 1)
+    assert deliver(demo, "platform_admin", event) == (200, {"applied": "applied"})

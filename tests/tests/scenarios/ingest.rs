@@ -112,7 +112,7 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
             envelope(
                 "ReviewApproved",
                 "axhub.review",
-                json!({"app_id": w.app, "version": 7}),
+                json!({"request_id": uuid::Uuid::now_v7(), "app_id": w.app, "deployment_id": uuid::Uuid::now_v7(), "cursor_seq": 3, "version": 7}),
             ),
         )]),
     )
@@ -143,5 +143,89 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
             .await
             .status,
         StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn reviews_follow_their_events_in_any_order_and_an_early_approval_is_kept() {
+    use axhub_app::ingest::{Applied, apply};
+    use axhub_app::state::reviews::{self, ReviewStatus};
+    let t = sqlite_app().await;
+    let w = &t.world;
+    let request = uuid::Uuid::now_v7();
+    let deployment = uuid::Uuid::now_v7();
+    let event = |v: i64| json!({"request_id": request, "app_id": w.app, "deployment_id": deployment, "cursor_seq": 4, "version": v});
+    // The request is pending, until the review decides; an older event changes nothing.
+    assert_eq!(
+        apply(&t.deps, "ReviewRequested", &event(1)).await.unwrap(),
+        Applied::Applied
+    );
+    assert!(reviews::has_pending(&t.deps, w.app).await.unwrap());
+    assert_eq!(
+        apply(&t.deps, "ReviewCancelled", &event(3)).await.unwrap(),
+        Applied::Applied
+    );
+    assert_eq!(
+        apply(&t.deps, "ReviewRequested", &event(2)).await.unwrap(),
+        Applied::Stale
+    );
+    assert!(!reviews::has_pending(&t.deps, w.app).await.unwrap());
+    let r = reviews::get(&t.deps, request).await.unwrap().unwrap();
+    assert_eq!(
+        (r.status, r.cursor_seq, r.deployment_id),
+        (ReviewStatus::Cancelled, 4, deployment)
+    );
+    // A detail without the review's ids is refused (and reaches the dead-letter queue).
+    assert!(
+        apply(
+            &t.deps,
+            "ReviewApproved",
+            &json!({"app_id": w.app, "version": 9})
+        )
+        .await
+        .is_err()
+    );
+
+    // An approval that arrives before the app's own event is kept: the app is approved once
+    // it is known (an approved app deploys only through staging).
+    let later = uuid::Uuid::now_v7();
+    let early = json!({"request_id": uuid::Uuid::now_v7(), "app_id": later, "deployment_id": deployment, "version": 1});
+    assert_eq!(
+        apply(&t.deps, "ReviewApproved", &early).await.unwrap(),
+        Applied::Applied
+    );
+    let app = json!({"id": later, "tenant_id": w.tenant, "owner_id": w.owner, "slug": "later", "subdomain": "later", "approved": false, "version": 1});
+    assert_eq!(
+        apply(&t.deps, "AppUpserted", &app).await.unwrap(),
+        Applied::Applied
+    );
+    let ctx = axhub_app::state::apps::load(&t.deps, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(ctx.app.approved);
+}
+
+#[tokio::test]
+async fn an_event_is_believed_only_from_the_service_that_owns_it() {
+    use axhub_app::ingest::apply_delivered;
+    let t = sqlite_app().await;
+    let w = &t.world;
+    let grab = json!({"id": w.app, "tenant_id": w.tenant, "owner_id": "mallory", "slug": "site", "subdomain": "site", "approved": false, "version": 99});
+    let e = apply_delivered(&t.deps, "axhub.review", "AppUpserted", &grab)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code.as_str(), "forbidden");
+    let ctx = axhub_app::state::apps::load(&t.deps, w.app)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ctx.app.owner_id, w.owner, "nothing was written");
+    // Types this service does not follow are ignored whatever their source.
+    assert_eq!(
+        apply_delivered(&t.deps, "anyone", "SomethingElse", &json!({}))
+            .await
+            .unwrap(),
+        axhub_app::ingest::Applied::Ignored
     );
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::codec::{from_item, to_item};
-use super::{Guard, UnitOfWork, app_pk as pk, git};
+use super::{Guard, UnitOfWork, app_pk as pk, git, reviews};
 use crate::{Deps, store_error};
 
 pub const META: &str = "META";
@@ -101,6 +101,7 @@ pub async fn load(deps: &Deps, app_id: Uuid) -> Result<Option<AppContext>, Error
         .await
         .map_err(store_error)?;
     let (mut app, mut state_item, mut connection) = (None, None, None);
+    let mut reviewed = false;
     for item in page.items {
         match item.get(SK).and_then(Value::as_str) {
             // A deleted app leaves a tombstone (see ingest): it does not exist.
@@ -108,10 +109,15 @@ pub async fn load(deps: &Deps, app_id: Uuid) -> Result<Option<AppContext>, Error
             Some(META) => app = Some(from_item::<App>(item)?),
             Some(DEPLOY_STATE) => state_item = Some(item),
             Some(git::CONNECTION) => connection = Some(git::decode(item)?),
+            Some(reviews::APP_REVIEW) => {
+                reviewed = item.get(APPROVED) == Some(&Value::Bool(true));
+            }
             _ => {}
         }
     }
     let Some(mut app) = app else { return Ok(None) };
+    // Approved by the apps service's record, or by a review (which may have come first).
+    app.approved |= reviewed;
     let mut state = AppDeployState::default();
     if let Some(item) = state_item {
         let id = |n: &str| {
@@ -158,23 +164,6 @@ pub async fn put_read_model(deps: &Deps, app: &App) -> Result<(), Error> {
         .put(read_model_item(app)?, None)
         .await
         .map_err(store_error)
-}
-
-/// Review approved the app: approval only ever turns on. False when the app is unknown.
-pub async fn mark_approved(deps: &Deps, app_id: Uuid) -> Result<bool, Error> {
-    match deps
-        .store
-        .update(
-            &key(app_id),
-            Update::new().set(APPROVED, true),
-            Some(Cond::Exists),
-        )
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(axhub_store::StoreError::ConditionFailed) => Ok(false),
-        Err(e) => Err(store_error(e)),
-    }
 }
 
 /// Marks the app as opted in to staging (or not).

@@ -17,6 +17,7 @@ pub mod git;
 pub mod idempotency;
 pub mod outbox;
 pub mod releases;
+pub mod reviews;
 pub mod rollbacks;
 pub mod tenants;
 pub mod trackers;
