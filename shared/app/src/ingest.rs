@@ -128,7 +128,7 @@ async fn approve_release(deps: &Deps, app: Uuid, d: Uuid) -> Result<(), Error> {
         .await?
         .filter(|d| d.app_id == app)
         .and_then(|d| d.release_version)
-        .and_then(|v| v.strip_prefix('v').and_then(|n| n.parse::<u64>().ok()));
+        .and_then(|v| releases::number_of(&v));
     if let Some(n) = number {
         releases::mark_approved(deps, app, n).await?;
     }

@@ -13,6 +13,7 @@ use crate::deployments::find;
 use crate::idempotency::IdempotencyKey;
 use crate::pipeline::{self, Job};
 use crate::state::apps::{self, ActiveChange};
+use crate::state::releases;
 use crate::state::trackers::Tracked;
 use crate::state::{Guard, Refused, UnitOfWork};
 use crate::trigger::{MAX_ATTEMPTS, in_progress};
@@ -73,6 +74,30 @@ pub async fn request(
                 target.status.as_str()
             ),
         ));
+    }
+    // Spec FR-014: with staging on, production changes only to what a review approved.
+    if ctx.app.staging_enabled {
+        let release = match target
+            .release_version
+            .as_deref()
+            .and_then(releases::number_of)
+        {
+            Some(n) => releases::get(deps, app_id, n).await?,
+            None => None,
+        };
+        if !release.is_some_and(|r| r.approved) {
+            return Err(Error::new(
+                ErrorCode::VersionNotApproved,
+                format!(
+                    "{} was never approved by a review: with staging on, production rolls \
+                     back only to an approved version",
+                    target
+                        .release_version
+                        .as_deref()
+                        .unwrap_or("this deployment")
+                ),
+            ));
+        }
     }
     deps.cluster()?;
     for _ in 0..MAX_ATTEMPTS {

@@ -303,3 +303,24 @@ async fn the_reaper_ends_a_stuck_rollback_and_frees_the_slot() {
         StatusCode::ACCEPTED
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_staging_on_only_an_approved_version_is_rolled_back_to() {
+    let s = stack(StackOptions::default()).await;
+    let w = s.app.world.clone();
+    let (v1, _) = two_releases(&s).await;
+    axhub_app::directory::set_staging_enabled(&s.app.deps, w.app, true)
+        .await
+        .unwrap();
+    let to = v1["id"].as_str().unwrap();
+    let r = rollback(&s, w.app, to, None).await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "version_not_approved"));
+    assert!(rollback_events(&s).is_empty());
+    let approval = serde_json::json!({"request_id": Uuid::now_v7(), "app_id": w.app, "deployment_id": to, "cursor_seq": 0, "version": 1});
+    axhub_app::ingest::apply(&s.app.deps, "ReviewApproved", &approval)
+        .await
+        .unwrap();
+    let r = rollback(&s, w.app, to, None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(wait_rollback_finished(&s).await["status"], "succeeded");
+}

@@ -57,6 +57,24 @@ pub async fn page(deps: &Deps, app: Uuid, at_most: u64, limit: u32) -> Result<Ve
     page.items.into_iter().map(from_item).collect()
 }
 
+/// The app's release `number`.
+pub async fn get(deps: &Deps, app: Uuid, number: u64) -> Result<Option<Release>, Error> {
+    match deps
+        .store
+        .get(&key(app, number))
+        .await
+        .map_err(store_error)?
+    {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// The release number of a version string (`v7` → 7).
+pub fn number_of(version: &str) -> Option<u64> {
+    version.strip_prefix('v')?.parse().ok()
+}
+
 /// Marks release `number` of the app approved; false when there is no such release.
 pub async fn mark_approved(deps: &Deps, app: Uuid, number: u64) -> Result<bool, Error> {
     match deps
