@@ -1,6 +1,8 @@
 //! Cold-start wiring shared by every Lambda: configuration from the environment (set by
 //! template.yaml), the DynamoDB store, the authenticator, JSON logs.
 
+pub mod sqs;
+
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
