@@ -1,5 +1,6 @@
 //! Each Lambda's wiring: exactly the ports its use cases call, from exactly the variables
-//! template.yaml gives that function (and a test checks the two agree). Nothing here
+//! template.yaml gives that function (and a test checks the two agree), each added by its
+//! own step so that a function's binary links only its own clients. Nothing here
 //! connects anywhere: the clients are built on first use (`lazy.rs`), so a cold start is
 //! reading and checking settings.
 //!
@@ -20,75 +21,89 @@ use axhub_app::pipeline::PipelineConfig;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
 use axhub_http::AppState;
 use axhub_ports::queue::Queue;
+use axhub_ports::store::Store;
 
 use crate::Vars;
 use crate::clients::{self, Aws};
 use crate::github::LazyGitHub;
 use crate::settings::{self, Core, Eks};
 
-/// What one function's use cases reach besides the store.
-#[derive(Clone, Copy, Default)]
-struct Needs {
-    events: bool,
-    deploy_queue: bool,
-    cluster: bool,
-    github: GitHubUse,
+/// The start of every function: the settings all read, the lazy AWS configuration, the
+/// store. The steps below add one port each; a function calls only the ones it needs, so
+/// its binary links no other client (the linker drops what no function of it calls).
+struct Wiring {
+    aws: Aws,
+    store: Arc<dyn Store>,
+    deps: Deps,
 }
 
-#[derive(Clone, Copy, Default, PartialEq)]
-enum GitHubUse {
-    #[default]
-    None,
-    /// Webhook signatures only (`AXHUB_GITHUB_WEBHOOK_SECRET`).
-    Signatures,
-    /// The App (`settings::github_config_from`).
-    App,
-}
+impl Wiring {
+    fn new(vars: &Vars) -> anyhow::Result<Self> {
+        let core = Core::from(vars)?;
+        let aws = Aws::default();
+        let store = clients::store(&aws, core.table);
+        let deps = Deps::new(store.clone(), core.cursor_secret.as_bytes());
+        Ok(Self { aws, store, deps })
+    }
 
-struct Built {
-    deps: Arc<Deps>,
-    deploy_queue: Option<Arc<dyn Queue>>,
-}
-
-fn build(vars: &Vars, needs: Needs) -> anyhow::Result<Built> {
-    let core = Core::from(vars)?;
-    let aws = Aws::default();
-    let store = clients::store(&aws, core.table);
-    let mut deps = Deps::new(store.clone(), core.cursor_secret.as_bytes());
-    let deploy_queue = match needs.deploy_queue {
-        true => Some(clients::queue(
-            &aws,
+    /// The deploy queue (`AXHUB_DEPLOY_QUEUE_URL`).
+    fn deploy_queue(&self, vars: &Vars) -> anyhow::Result<Arc<dyn Queue>> {
+        Ok(clients::queue(
+            &self.aws,
             vars.require("AXHUB_DEPLOY_QUEUE_URL")?,
-        )),
-        false => None,
-    };
-    if needs.events {
+        ))
+    }
+
+    /// The outbox publisher: events to `AXHUB_EVENT_BUS`, jobs to `deploy_queue` if given.
+    fn publisher(
+        mut self,
+        vars: &Vars,
+        deploy_queue: Option<Arc<dyn Queue>>,
+    ) -> anyhow::Result<Self> {
         let bus = vars.require("AXHUB_EVENT_BUS")?;
-        deps = deps.with_publisher(clients::publisher(&aws, bus, deploy_queue.clone()));
+        self.deps = self
+            .deps
+            .with_publisher(clients::publisher(&self.aws, bus, deploy_queue));
+        Ok(self)
     }
-    if needs.cluster {
+
+    /// The EKS cluster, and the registry the pipeline names images in.
+    fn cluster(mut self, vars: &Vars) -> anyhow::Result<Self> {
         let eks = Eks::from(vars)?;
-        deps = deps.with_pipeline(PipelineConfig {
-            registry: eks.registry.clone(),
-            ..Default::default()
-        });
-        deps = deps.with_cluster(clients::cluster(&aws, eks));
+        self.deps = self
+            .deps
+            .with_pipeline(PipelineConfig {
+                registry: eks.registry.clone(),
+                ..Default::default()
+            })
+            .with_cluster(clients::cluster(&self.aws, eks));
+        Ok(self)
     }
-    let github = match needs.github {
-        GitHubUse::None => None,
-        GitHubUse::Signatures => vars
-            .get("AXHUB_GITHUB_WEBHOOK_SECRET")
-            .map(LazyGitHub::signatures_only),
-        GitHubUse::App => settings::github_config_from(vars)?
-            .map(|config| LazyGitHub::new(config, Arc::new(StoredCredentials::new(store.clone())))),
-    };
-    if let Some(github) = github {
-        deps = deps.with_github(Arc::new(github));
+
+    /// The GitHub App, when configured.
+    fn github_app(mut self, vars: &Vars) -> anyhow::Result<Self> {
+        if let Some(config) = settings::github_config_from(vars)? {
+            let tokens = Arc::new(StoredCredentials::new(self.store.clone()));
+            self.deps = self
+                .deps
+                .with_github(Arc::new(LazyGitHub::new(config, tokens)));
+        }
+        Ok(self)
     }
-    Ok(Built {
-        deps: Arc::new(deps),
-        deploy_queue,
-    })
+
+    /// GitHub's webhook signatures only, when `AXHUB_GITHUB_WEBHOOK_SECRET` is set.
+    fn github_signatures(mut self, vars: &Vars) -> Self {
+        if let Some(secret) = vars.get("AXHUB_GITHUB_WEBHOOK_SECRET") {
+            self.deps = self
+                .deps
+                .with_github(Arc::new(LazyGitHub::signatures_only(secret)));
+        }
+        self
+    }
+
+    fn done(self) -> Arc<Deps> {
+        Arc::new(self.deps)
+    }
 }
 
 fn http_state(deps: Arc<Deps>, auth: AuthConfig) -> AppState {
@@ -102,25 +117,23 @@ fn http_state(deps: Arc<Deps>, auth: AuthConfig) -> AppState {
 /// `deployments`: history, trigger (publishes the build job right after commit), cancel,
 /// rollback (enqueues), diagnosis (reads the cluster), tenant feed.
 pub fn deployments(vars: &Vars) -> anyhow::Result<AppState> {
-    let needs = Needs {
-        events: true,
-        deploy_queue: true,
-        cluster: true,
-        github: GitHubUse::App,
-    };
-    let deps = build(vars, needs)?.deps;
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    let deps = w
+        .publisher(vars, Some(queue))?
+        .cluster(vars)?
+        .github_app(vars)?
+        .done();
     Ok(http_state(deps, settings::auth_config_from(vars)?))
 }
 
 /// `git`: the GitHub connection and install flow; connecting and disconnecting publish
 /// `git.connected` / `git.disconnected` events, nothing else leaves the function.
 pub fn git(vars: &Vars) -> anyhow::Result<AppState> {
-    let needs = Needs {
-        events: true,
-        github: GitHubUse::App,
-        ..Needs::default()
-    };
-    let deps = build(vars, needs)?.deps;
+    let deps = Wiring::new(vars)?
+        .publisher(vars, None)?
+        .github_app(vars)?
+        .done();
     Ok(http_state(deps, settings::auth_config_from(vars)?))
 }
 
@@ -128,13 +141,12 @@ pub fn git(vars: &Vars) -> anyhow::Result<AppState> {
 /// disconnects apps (events). GitHub signs every delivery; no route reads a bearer token, so
 /// the authenticator trusts no issuer: an HS256 key nobody holds.
 pub fn github_webhook(vars: &Vars) -> anyhow::Result<AppState> {
-    let needs = Needs {
-        events: true,
-        deploy_queue: true,
-        github: GitHubUse::Signatures,
-        ..Needs::default()
-    };
-    let deps = build(vars, needs)?.deps;
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    let deps = w
+        .publisher(vars, Some(queue))?
+        .github_signatures(vars)
+        .done();
     let auth = AuthConfig {
         keys: JwtKeys::Hs256 {
             secret: rand::random::<[u8; 32]>().to_vec(),
@@ -154,35 +166,25 @@ pub struct Worker {
 
 /// `deploy-worker`: the pipeline stages (cluster, GitHub clone tokens, events, follow-ups).
 pub fn deploy_worker(vars: &Vars) -> anyhow::Result<Worker> {
-    let needs = Needs {
-        events: true,
-        deploy_queue: true,
-        cluster: true,
-        github: GitHubUse::App,
-    };
-    let built = build(vars, needs)?;
-    let deploy_queue = built
-        .deploy_queue
-        .ok_or_else(|| anyhow::anyhow!("the deploy worker needs its queue"))?;
-    Ok(Worker {
-        deps: built.deps,
-        deploy_queue,
-    })
+    let w = Wiring::new(vars)?;
+    let deploy_queue = w.deploy_queue(vars)?;
+    let deps = w
+        .publisher(vars, Some(deploy_queue.clone()))?
+        .cluster(vars)?
+        .github_app(vars)?
+        .done();
+    Ok(Worker { deps, deploy_queue })
 }
 
 /// `maintenance`: the outbox sweeper (events and jobs) and the reaper (puts a stuck
 /// deployment's workload back on the cluster).
 pub fn maintenance(vars: &Vars) -> anyhow::Result<Arc<Deps>> {
-    let needs = Needs {
-        events: true,
-        deploy_queue: true,
-        cluster: true,
-        ..Needs::default()
-    };
-    Ok(build(vars, needs)?.deps)
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    Ok(w.publisher(vars, Some(queue))?.cluster(vars)?.done())
 }
 
 /// `events-ingest`: the read model of neighbouring services' events; the store only.
 pub fn events_ingest(vars: &Vars) -> anyhow::Result<Arc<Deps>> {
-    Ok(build(vars, Needs::default())?.deps)
+    Ok(Wiring::new(vars)?.done())
 }
