@@ -9,10 +9,11 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
-cleanup() { infra/moto.sh stop || true; }
+cleanup() { infra/moto.sh stop || true; infra/postgres.sh stop || true; }
 trap cleanup EXIT
 
 eval "$(infra/moto.sh start)"
+eval "$(infra/postgres.sh start)"
 
 # The SAM template is checked as CloudFormation sees it (cfn-lint, SAM transform included)
 # and as SAM sees it (`sam validate --lint`: the transform itself, offline).

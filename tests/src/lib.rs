@@ -95,7 +95,7 @@ pub fn test_auth(deps: &Arc<Deps>) -> Arc<Authenticator> {
             issuer: None,
             audience: None,
         },
-        Arc::new(axhub_app::credentials::StoredCredentials::new(
+        Arc::new(axhub_app::state::credentials::StoredCredentials::new(
             deps.store.clone(),
         )),
     ))
@@ -211,7 +211,7 @@ pub async fn seed(deps: &Deps) -> World {
             .unwrap();
         }
     }
-    axhub_app::credentials::StoredCredentials::new(deps.store.clone())
+    axhub_app::state::credentials::StoredCredentials::new(deps.store.clone())
         .put_personal_access_token(
             &w.pat,
             &Principal {
@@ -311,7 +311,7 @@ impl TestApp {
             .store
             .transact(vec![
                 TxOp::Update {
-                    key: axhub_app::keys::deployment(did),
+                    key: axhub_app::state::deployments::key(did),
                     update: Update::new()
                         .set("status", status)
                         .set("current_stage", Value::Null)
@@ -319,8 +319,10 @@ impl TestApp {
                     cond: Some(Cond::Exists),
                 },
                 TxOp::Update {
-                    key: axhub_app::keys::app_state(app),
-                    update: Update::new().remove("active_deployment_id"),
+                    key: axhub_app::state::apps::state_key(app),
+                    update: Update::new()
+                        .remove("active_change_id")
+                        .remove("active_change_kind"),
                     cond: None,
                 },
             ])
@@ -429,6 +431,15 @@ impl Default for StackOptions {
             },
         }
     }
+}
+
+/// A stack with no worker: jobs wait in the queue until the test runs them.
+pub async fn idle_stack() -> Stack {
+    stack(StackOptions {
+        with_worker: false,
+        ..Default::default()
+    })
+    .await
 }
 
 pub async fn stack(opts: StackOptions) -> Stack {

@@ -1,23 +1,26 @@
 //! The `deployments` endpoint group: history, trigger, inspect, cancel, tenant feed.
 
-use axhub_app::deployments::{self, CreateDeployment, ListParams, RollbackRequest};
+use axhub_app::deployments::{self, CreateDeployment};
+use axhub_app::diagnosis;
+use axhub_app::paging::{ListPage, ListParams};
+use axhub_app::releases::{self, ReleaseView};
+use axhub_app::rollback::{self, RollbackRequest};
 use axhub_domain::diagnosis::Diagnosis;
 use axhub_domain::{Deployment, validate};
 use axhub_http::{
-    ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, ListResponse, QueryMap, idempotency_key,
-    path_uuid,
+    ApiResult, AppId, AppState, Caller, DeploymentId, ErrorEnvelope, JsonBody, ListResponse,
+    QueryMap, Routes, TenantId, idempotency_key,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, get_one, cancel, rollback, diagnosis, tenant_feed),
-    components(schemas(Deployment, CreateDeployment, RollbackRequest, Diagnosis, ErrorEnvelope)),
+    paths(list, create, get_one, cancel, rollback, diagnosis, tenant_feed, releases),
+    components(schemas(Deployment, CreateDeployment, RollbackRequest, Diagnosis, ReleaseView, ErrorEnvelope)),
     tags((name = "deployments", description = "배포 트리거·상태·취소·롤백"))
 )]
 pub struct Doc;
@@ -27,34 +30,39 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The group's routes, without the shared layers (axhub-local merges several groups).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/apps/{app_id}/deployments", get(list).post(create))
-        .route("/api/v1/apps/{app_id}/deployments/{did}", get(get_one))
-        .route(
-            "/api/v1/apps/{app_id}/deployments/{did}/cancel",
-            post(cancel),
-        )
-        .route(
-            "/api/v1/apps/{app_id}/deployments/{did}/rollback",
-            post(rollback),
-        )
-        .route("/api/v1/apps/{app_id}/diagnosis", get(diagnosis))
-        .route("/api/v1/tenants/{tenant_id}/deployments", get(tenant_feed))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/apps/{appID}/deployments", list)
+        .post("/api/v1/apps/{appID}/deployments", create)
+        .get("/api/v1/apps/{appID}/deployments/{did}", get_one)
+        .post("/api/v1/apps/{appID}/deployments/{did}/cancel", cancel)
+        .post("/api/v1/apps/{appID}/deployments/{did}/rollback", rollback)
+        .get("/api/v1/apps/{appID}/diagnosis", diagnosis)
+        .get("/api/v1/tenants/{tenantID}/deployments", tenant_feed)
+        .get("/api/v1/apps/{appID}/releases", releases)
 }
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes(), state, openapi())
+    axhub_http::finish(routes().into_router(), state)
 }
 
 type Page = ListResponse<Deployment>;
 
-fn page(p: deployments::ListPage<Deployment>) -> Json<Page> {
+fn page<T: serde::Serialize>(p: ListPage<T>) -> Json<ListResponse<T>> {
     Json(ListResponse {
         items: p.items,
         next_cursor: p.next_cursor,
         total: p.total,
+    })
+}
+
+/// The listing's `limit`, `offset` and `cursor`, validated.
+fn list_params(q: &QueryMap) -> Result<ListParams, axhub_http::ApiError> {
+    Ok(ListParams {
+        limit: validate::limit(q.get("limit"), 20, 100)?,
+        offset: validate::offset(q.get("offset"))?,
+        cursor: q.get("cursor").map(str::to_owned),
     })
 }
 
@@ -63,31 +71,23 @@ fn page(p: deployments::ListPage<Deployment>) -> Json<Page> {
     get, path = "/api/v1/apps/{appID}/deployments", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDDeployments",
     params(
-        ("appID" = String, Path, description = "앱 UUID"),
-        ("limit" = Option<i32>, Query, description = "페이지 크기 (1~100, 기본 20)"),
-        ("offset" = Option<i32>, Query, description = "offset (기본 0)"),
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "페이지 크기 (1~100, 기본 20)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "offset (기본 0)"),
         ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
     ),
     responses(
         (status = 200, description = "배포 목록", body = Page),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn list(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     q: QueryMap,
 ) -> ApiResult<Json<Page>> {
-    let app_id = path_uuid("appID", &app_id)?;
-    let params = ListParams {
-        limit: validate::limit(q.get("limit"), 20, 100)?,
-        offset: validate::offset(q.get("offset"))?,
-        cursor: q.get("cursor").map(str::to_owned),
-    };
     Ok(page(
-        deployments::list(&s.deps, &who, app_id, params).await?,
+        deployments::list(&s.deps, &who, app_id, list_params(&q)?).await?,
     ))
 }
 
@@ -96,56 +96,56 @@ async fn list(
     post, path = "/api/v1/apps/{appID}/deployments", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDDeployments",
     params(
-        ("appID" = String, Path, description = "앱 UUID"),
-        ("Idempotency-Key" = Option<String>, Header, description = "재시도 시 첫 응답을 돌려받는 키"),
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "재시도 시 첫 응답을 돌려받는 키"),
     ),
-    request_body(content = CreateDeployment, content_type = "application/json"),
+    request_body(content = Option<CreateDeployment>, content_type = "application/json"),
     responses(
         (status = 202, description = "트리거된 배포", body = Deployment),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 412, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 412, body = ErrorEnvelope),
     )
 )]
 async fn create(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     headers: HeaderMap,
     JsonBody(input): JsonBody<CreateDeployment>,
 ) -> ApiResult<Response> {
-    let app_id = path_uuid("appID", &app_id)?;
     let key = idempotency_key(&headers);
     let created = deployments::create(&s.deps, &who, app_id, input, key.as_deref()).await?;
-    let mut resp = (StatusCode::ACCEPTED, Json(created.body)).into_response();
-    if created.replayed {
+    Ok(replayed(
+        (StatusCode::ACCEPTED, Json(created.body)).into_response(),
+        created.replayed,
+    ))
+}
+
+/// Marks an answer that repeats the first one given for its `Idempotency-Key`.
+fn replayed(mut resp: Response, replayed: bool) -> Response {
+    if replayed {
         resp.headers_mut().insert(
             "idempotent-replayed",
             axum::http::HeaderValue::from_static("true"),
         );
     }
-    Ok(resp)
+    resp
 }
 
 /// 특정 배포의 현재 상태와 상세를 반환한다.
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/deployments/{did}", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDDeploymentsByDid",
-    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "배포 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID"), ("did" = Uuid, Path, description = "배포 UUID")),
     responses(
         (status = 200, description = "배포 상세", body = Deployment),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn get_one(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((app_id, did)): Path<(String, String)>,
+    AppId(app_id): AppId,
+    DeploymentId(did): DeploymentId,
 ) -> ApiResult<Json<Deployment>> {
-    let app_id = path_uuid("appID", &app_id)?;
-    let did = path_uuid("did", &did)?;
     Ok(Json(deployments::get(&s.deps, &who, app_id, did).await?))
 }
 
@@ -153,21 +153,18 @@ async fn get_one(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/deployments/{did}/cancel", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDDeploymentsByDidCancel",
-    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "배포 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID"), ("did" = Uuid, Path, description = "배포 UUID")),
     responses(
         (status = 204, description = "취소 요청됨"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
     )
 )]
 async fn cancel(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((app_id, did)): Path<(String, String)>,
+    AppId(app_id): AppId,
+    DeploymentId(did): DeploymentId,
 ) -> ApiResult<StatusCode> {
-    let app_id = path_uuid("appID", &app_id)?;
-    let did = path_uuid("did", &did)?;
     deployments::cancel(&s.deps, &who, app_id, did).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -177,23 +174,20 @@ async fn cancel(
     get, path = "/api/v1/tenants/{tenantID}/deployments", tag = "deployments",
     operation_id = "deployGetApiV1TenantsByTenantIDDeployments",
     params(
-        ("tenantID" = String, Path, description = "테넌트 UUID"),
-        ("limit" = Option<i32>, Query, description = "개수 (1~100, 기본 20)"),
+        ("tenantID" = Uuid, Path, description = "테넌트 UUID"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "개수 (1~100, 기본 20)"),
         ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
     ),
     responses(
         (status = 200, description = "최근 배포 목록", body = Page),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn tenant_feed(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(tenant_id): Path<String>,
+    TenantId(tenant_id): TenantId,
     q: QueryMap,
 ) -> ApiResult<Json<Page>> {
-    let tenant_id = path_uuid("tenantID", &tenant_id)?;
     let limit = validate::limit(q.get("limit"), 20, 100)?;
     Ok(page(
         deployments::tenant_feed(&s.deps, &who, tenant_id, limit, q.get("cursor")).await?,
@@ -204,44 +198,75 @@ async fn tenant_feed(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/deployments/{did}/rollback", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDDeploymentsByDidRollback",
-    params(("appID" = String, Path, description = "앱 UUID"), ("did" = String, Path, description = "롤백 대상 (소스) 배포 UUID")),
-    request_body(content = RollbackRequest, content_type = "application/json"),
+    params(
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("did" = Uuid, Path, description = "롤백 대상 (소스) 배포 UUID"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "재시도 시 첫 응답을 돌려받는 키"),
+    ),
+    request_body(content = Option<RollbackRequest>, content_type = "application/json"),
     responses(
         (status = 202, description = "롤백 접수됨 (비동기 적용)"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 412, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+        (status = 412, body = ErrorEnvelope),
     )
 )]
 async fn rollback(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path((app_id, did)): Path<(String, String)>,
+    AppId(app_id): AppId,
+    DeploymentId(did): DeploymentId,
+    headers: HeaderMap,
     JsonBody(input): JsonBody<RollbackRequest>,
-) -> ApiResult<StatusCode> {
-    let app_id = path_uuid("appID", &app_id)?;
-    let did = path_uuid("did", &did)?;
-    deployments::rollback(&s.deps, &who, app_id, did, input).await?;
-    Ok(StatusCode::ACCEPTED)
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers);
+    let accepted = rollback::request(&s.deps, &who, app_id, did, input, key.as_deref()).await?;
+    Ok(replayed(
+        StatusCode::ACCEPTED.into_response(),
+        accepted.replayed,
+    ))
 }
 
 /// 현재 K8s rollout 상태를 읽어 배포 실패 원인과 신뢰 불가 앱 출력 signal 을 분리해 반환한다.
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/diagnosis", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDDiagnosis",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 200, description = "라이브 배포 진단", body = Diagnosis),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
     )
 )]
 async fn diagnosis(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<Json<Diagnosis>> {
-    let app_id = path_uuid("appID", &app_id)?;
-    Ok(Json(deployments::diagnosis(&s.deps, &who, app_id).await?))
+    Ok(Json(diagnosis::diagnosis(&s.deps, &who, app_id).await?))
+}
+
+type ReleasePage = ListResponse<ReleaseView>;
+
+/// 성공한 배포에 부여된 버전 목록을 최신 버전부터 반환한다.
+#[utoipa::path(
+    get, path = "/api/v1/apps/{appID}/releases", tag = "deployments",
+    operation_id = "deployGetApiV1AppsByAppIDReleases",
+    params(
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "개수 (1~100, 기본 20)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "시작 위치 (기본 0)"),
+        ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
+    ),
+    responses(
+        (status = 200, description = "버전 목록", body = ReleasePage),
+    )
+)]
+async fn releases(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    AppId(app_id): AppId,
+    q: QueryMap,
+) -> ApiResult<Json<ReleasePage>> {
+    Ok(page(
+        releases::list(&s.deps, &who, app_id, list_params(&q)?).await?,
+    ))
 }

@@ -6,13 +6,14 @@ use axhub_app::git::{
     self, AccountList, CompletedConnection, ConnectRepository, ConnectionStatus, ConnectionView,
     RegisterConnection, UpdateBranch,
 };
-use axhub_domain::Error;
-use axhub_http::{ApiResult, AppState, Caller, ErrorEnvelope, JsonBody, QueryMap, path_uuid};
+use axhub_domain::{Error, validate};
+use axhub_http::{
+    ApiResult, AppId, AppState, Caller, ErrorEnvelope, InstallationId, JsonBody, QueryMap, Routes,
+};
 use axhub_ports::github::{Account, Repository, RepositoryPage};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -50,50 +51,44 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The group's routes, without the shared layers (axhub-local merges several groups).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/apps/{app_id}/git-connection",
-            get(get_connection)
-                .post(register)
-                .patch(update_branch)
-                .delete(disconnect),
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/apps/{appID}/git-connection", get_connection)
+        .post("/api/v1/apps/{appID}/git-connection", register)
+        .patch("/api/v1/apps/{appID}/git-connection", update_branch)
+        .delete("/api/v1/apps/{appID}/git-connection", disconnect)
+        .post("/api/v1/apps/{appID}/git/github/connect", connect)
+        .get(
+            "/api/v1/apps/{appID}/git/github/install/start",
+            install_start,
         )
-        .route("/api/v1/apps/{app_id}/git/github/connect", post(connect))
-        .route(
-            "/api/v1/apps/{app_id}/git/github/install/start",
-            get(install_start),
-        )
-        .route("/api/v1/git/github/complete", post(complete))
-        .route("/api/v1/github/accounts", get(accounts))
-        .route(
-            "/api/v1/github/installations/{installation_id}/repositories",
-            get(repositories),
+        .post("/api/v1/git/github/complete", complete)
+        .get("/api/v1/github/accounts", accounts)
+        .get(
+            "/api/v1/github/installations/{installationID}/repositories",
+            repositories,
         )
 }
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes(), state, openapi())
+    axhub_http::finish(routes().into_router(), state)
 }
 
 /// 앱의 GitHub 연결 상태를 discriminated union 으로 반환한다.
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 200, description = "GitHub 연결 상태 (connected discriminator)", body = ConnectionStatus),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
     )
 )]
 async fn get_connection(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<Json<ConnectionStatus>> {
-    let app_id = path_uuid("appID", &app_id)?;
     Ok(Json(git::status(&s.deps, &who, app_id).await?))
 }
 
@@ -101,23 +96,19 @@ async fn get_connection(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     request_body(content = RegisterConnection, content_type = "application/json"),
     responses(
         (status = 201, description = "등록된 GitHub 연결", body = ConnectionView),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 428, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn register(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     JsonBody(input): JsonBody<RegisterConnection>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    let app_id = path_uuid("appID", &app_id)?;
     let view = git::register(&s.deps, &who, app_id, input).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -126,22 +117,19 @@ async fn register(
 #[utoipa::path(
     patch, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployPatchApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     request_body(content = UpdateBranch, content_type = "application/json"),
     responses(
         (status = 200, description = "갱신된 GitHub 연결", body = ConnectionView),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
     )
 )]
 async fn update_branch(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     JsonBody(input): JsonBody<UpdateBranch>,
 ) -> ApiResult<Json<ConnectionView>> {
-    let app_id = path_uuid("appID", &app_id)?;
     Ok(Json(
         git::update_branch(&s.deps, &who, app_id, input).await?,
     ))
@@ -151,20 +139,17 @@ async fn update_branch(
 #[utoipa::path(
     delete, path = "/api/v1/apps/{appID}/git-connection", tag = "deployments",
     operation_id = "deployDeleteApiV1AppsByAppIDGitConnection",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 204, description = "연결 해제됨 (no content)"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
     )
 )]
 async fn disconnect(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<StatusCode> {
-    let app_id = path_uuid("appID", &app_id)?;
     git::disconnect(&s.deps, &who, app_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -173,23 +158,19 @@ async fn disconnect(
 #[utoipa::path(
     post, path = "/api/v1/apps/{appID}/git/github/connect", tag = "deployments",
     operation_id = "deployPostApiV1AppsByAppIDGitGithubConnect",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     request_body(content = ConnectRepository, content_type = "application/json"),
     responses(
         (status = 201, description = "등록된 GitHub 연결", body = ConnectionView),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 428, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn connect(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
     JsonBody(input): JsonBody<ConnectRepository>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
-    let app_id = path_uuid("appID", &app_id)?;
     let view = git::connect(&s.deps, &who, app_id, input).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -198,20 +179,17 @@ async fn connect(
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/git/github/install/start", tag = "deployments",
     operation_id = "deployGetApiV1AppsByAppIDGitGithubInstallStart",
-    params(("appID" = String, Path, description = "앱 UUID")),
+    params(("appID" = Uuid, Path, description = "앱 UUID")),
     responses(
         (status = 302, description = "GitHub App 설치 화면으로 redirect (Location 헤더)"),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 500, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope),
     )
 )]
 async fn install_start(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(app_id): Path<String>,
+    AppId(app_id): AppId,
 ) -> ApiResult<Response> {
-    let app_id = path_uuid("appID", &app_id)?;
     let url = git::install_start(&s.deps, &who, app_id).await?;
     let location = HeaderValue::from_str(&url)
         .map_err(|_| Error::internal("the install URL is not a valid header"))?;
@@ -229,10 +207,7 @@ async fn install_start(
     request_body(content = RegisterConnection, content_type = "application/json"),
     responses(
         (status = 201, description = "등록된 GitHub 연결 (app_id + tenant_slug 포함)", body = CompletedConnection),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 428, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 502, body = ErrorEnvelope), (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn complete(
@@ -250,9 +225,7 @@ async fn complete(
     operation_id = "deployGetApiV1GithubAccounts",
     responses(
         (status = 200, description = "user + orgs dim list (User 본인 먼저, 그 다음 orgs)", body = AccountList),
-        (status = 401, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope),
-        (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
-        (status = 503, body = ErrorEnvelope),
+        (status = 428, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn accounts(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<Json<AccountList>> {
@@ -264,37 +237,23 @@ async fn accounts(State(s): State<AppState>, Caller(who): Caller) -> ApiResult<J
     get, path = "/api/v1/github/installations/{installationID}/repositories", tag = "deployments",
     operation_id = "deployGetApiV1GithubInstallationsByInstallationIDRepositories",
     params(
-        ("installationID" = i64, Path, description = "GitHub installation_id"),
-        ("page" = Option<i32>, Query, description = "1-based page (default 1)"),
-        ("per_page" = Option<i32>, Query, description = "page size, max 100 (default 30)"),
+        ("installationID" = i64, Path, minimum = 1, description = "GitHub installation_id"),
+        ("page" = Option<i32>, Query, minimum = 1, description = "1-based page (default 1)"),
+        ("per_page" = Option<i32>, Query, minimum = 1, maximum = 100, description = "page size, max 100 (default 30)"),
     ),
     responses(
         (status = 200, description = "repos 페이지", body = RepositoryPage),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope),
-        (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
-        (status = 503, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 428, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope), (status = 502, body = ErrorEnvelope),
     )
 )]
 async fn repositories(
     State(s): State<AppState>,
     Caller(who): Caller,
-    Path(installation): Path<String>,
+    InstallationId(installation): InstallationId,
     q: QueryMap,
 ) -> ApiResult<Json<RepositoryPage>> {
-    let installation = match installation.parse::<i64>() {
-        Ok(n) if n > 0 => n,
-        _ => {
-            return Err(Error::field(
-                "installationID",
-                "invalid_value",
-                "must be a positive integer",
-            )
-            .into());
-        }
-    };
-    let page = git::page(q.get("page"))?;
-    let per_page = git::per_page(q.get("per_page"))?;
+    let page = validate::page(q.get("page"))?;
+    let per_page = validate::per_page(q.get("per_page"))?;
     Ok(Json(
         git::repositories(&s.deps, &who, installation, page, per_page).await?,
     ))

@@ -5,10 +5,10 @@
 //! is acknowledged with 202 and ignored.
 
 use axhub_app::git::webhook::{self, Delivery, SkippedApp, WebhookOutcome};
-use axhub_http::{ApiResult, AppState, ErrorEnvelope};
+use axhub_http::{ApiResult, AppState, ErrorEnvelope, Routes};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use utoipa::OpenApi;
@@ -29,8 +29,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The endpoint's route, without the shared layers (axhub-local merges several groups).
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
+pub fn routes() -> Routes {
+    Routes::new().route(
+        Method::POST,
         "/webhooks/github",
         post(receive).layer(DefaultBodyLimit::max(MAX_PAYLOAD)),
     )
@@ -38,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The Lambda's whole router.
 pub fn router(state: AppState) -> Router {
-    axhub_http::finish(routes(), state, openapi())
+    axhub_http::finish(routes().into_router(), state)
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -57,9 +58,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     request_body(content = String, description = "GitHub's event payload (JSON)", content_type = "application/json"),
     responses(
         (status = 202, description = "처리됨 (배포, 건너뜀, 연결 해제, 무시, 중복)", body = WebhookOutcome),
-        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
-        (status = 413, body = ErrorEnvelope), (status = 500, body = ErrorEnvelope),
-        (status = 503, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
     )
 )]
 async fn receive(

@@ -10,7 +10,7 @@ use axhub_app::pipeline::{DEPLOY_QUEUE, PipelineConfig};
 use axhub_queue::Queue;
 use axhub_runtime::{LocalBus, RoutingPublisher};
 use axhub_simcluster::{SimCluster, SimConfig};
-use axhub_sqlite::SqliteQueue;
+use axhub_sqlite::{SqliteQueue, SqliteStore};
 use tokio::sync::watch;
 
 /// Deliveries of a job before it is dead-lettered.
@@ -18,12 +18,19 @@ pub const MAX_RECEIVES: u32 = 5;
 
 pub struct Background {
     pub queue: Arc<dyn Queue>,
+    /// The store whose expired rows the maintenance loop purges, as DynamoDB's TTL does.
+    pub store: SqliteStore,
     pub bus: Arc<LocalBus>,
     pub sim: Option<Arc<SimCluster>>,
 }
 
 /// Adds the background ports to `deps`: publisher (queue + bus) and cluster.
-pub fn wire(deps: Deps, data_dir: &Path, sim: SimConfig) -> anyhow::Result<(Deps, Background)> {
+pub fn wire(
+    deps: Deps,
+    store: SqliteStore,
+    data_dir: &Path,
+    sim: SimConfig,
+) -> anyhow::Result<(Deps, Background)> {
     let queue: Arc<dyn Queue> = Arc::new(
         SqliteQueue::open(&data_dir.join("axhub.db"), DEPLOY_QUEUE, MAX_RECEIVES)
             .map_err(|e| anyhow::anyhow!("opening the deploy queue: {e}"))?,
@@ -46,6 +53,7 @@ pub fn wire(deps: Deps, data_dir: &Path, sim: SimConfig) -> anyhow::Result<(Deps
         deps,
         Background {
             queue,
+            store,
             bus,
             sim: Some(cluster),
         },
@@ -67,7 +75,26 @@ pub fn spawn(
         tokio::spawn(axhub_runtime::run_maintenance(
             deps,
             Duration::from_secs(5),
-            stop,
+            stop.clone(),
         )),
+        tokio::spawn(purge_expired(bg.store.clone(), PURGE_EVERY, stop)),
     ]
+}
+
+/// How often expired rows (state tokens, idempotency records, deliveries, published outbox
+/// entries) are deleted. Reads never see them anyway; this keeps the file from growing.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+async fn purge_expired(store: SqliteStore, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        match store.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired rows purged"),
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! `--demo`: a tenant with an admin, an app owner and a plain member, an outsider in another
-//! tenant, and an app with a subdomain and a git connection; a bearer token for each person,
-//! printed and written to `<data dir>/demo.json`. Re-running keeps the same ids.
+//! tenant, a platform admin, and an app with a subdomain and a git connection; a bearer token
+//! for each person, printed and written to `<data dir>/demo.json`. Re-running keeps the ids.
 
 use std::path::Path;
 
@@ -158,16 +158,22 @@ pub async fn seed(
     .await?;
     let exp = time::OffsetDateTime::now_utc().unix_timestamp() + TOKEN_DAYS * 86_400;
     let mut users = BTreeMap::new();
-    for (name, user, _, _) in &people {
+    // The platform admin is no member of any tenant: the token's claim makes them one.
+    let everyone = people
+        .iter()
+        .map(|(name, user, _, _)| (*name, *user, false))
+        .chain([("platform_admin", "demo-platform-admin", true)]);
+    for (name, user, platform_admin) in everyone {
         let claims = Claims {
-            sub: (*user).into(),
+            sub: user.into(),
             exp,
+            platform_admin,
             ..Claims::default()
         };
         users.insert(
-            (*name).to_owned(),
+            name.to_owned(),
             DemoUser {
-                user_id: (*user).into(),
+                user_id: user.into(),
                 token: mint_hs256(jwt_secret, &claims)?,
             },
         );

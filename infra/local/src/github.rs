@@ -109,7 +109,7 @@ impl GitHubArgs {
         };
         Ok(Some(Arc::new(GitHubClient::new(
             config,
-            Arc::new(axhub_app::credentials::StoredCredentials::new(store)),
+            Arc::new(axhub_app::state::credentials::StoredCredentials::new(store)),
         )?)))
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod background;
 pub mod demo;
+pub mod events;
 pub mod github;
 
 use std::path::{Path, PathBuf};
@@ -10,27 +11,34 @@ use std::sync::Arc;
 use anyhow::Context;
 use axhub_app::Deps;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
-use axhub_http::AppState;
+use axhub_http::{AppState, Routes};
 use axhub_sqlite::SqliteStore;
 use axum::Router;
 
-/// Every function's OpenAPI description, merged into one document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = deployments_fn::openapi();
-    doc.merge(git_fn::openapi());
-    doc.merge(github_webhook_fn::openapi());
-    doc.info.title = "axhub-deploy".into();
-    doc.info.description = Some("The Deploy API of the axhub platform".into());
-    doc
-}
-
-/// Every function's routes on one router.
-pub fn router(state: AppState) -> Router {
-    let routes = deployments_fn::routes()
+/// Every endpoint group of the contract on one table (the Lambdas serve one group each).
+pub fn groups() -> Routes {
+    deployments_fn::routes()
         .merge(git_fn::routes())
         .merge(github_webhook_fn::routes())
-        .merge(github::routes());
-    axhub_http::finish(routes, state, openapi())
+}
+
+/// The contract generated from every group's description: what
+/// `axhub_http::openapi::DOCUMENT` must hold.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    axhub_http::openapi::contract([
+        deployments_fn::openapi(),
+        git_fn::openapi(),
+        github_webhook_fn::openapi(),
+    ])
+}
+
+/// Every group's routes on one router, and the local-only GitHub token route.
+pub fn router(state: AppState) -> Router {
+    let routes = groups()
+        .into_router()
+        .merge(github::routes())
+        .merge(events::routes());
+    axhub_http::finish(routes, state)
 }
 
 /// A secret kept in the data directory, made on first start, so tokens and cursors stay
@@ -76,7 +84,7 @@ pub fn open(
     if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
         deps = deps.with_github(gh);
     }
-    let (deps, background) = background::wire(deps, data_dir, sim)?;
+    let (deps, background) = background::wire(deps, store.clone(), data_dir, sim)?;
     let deps = Arc::new(deps);
     let auth = Arc::new(Authenticator::new(
         AuthConfig {
@@ -86,7 +94,7 @@ pub fn open(
             issuer: None,
             audience: None,
         },
-        Arc::new(axhub_app::credentials::StoredCredentials::new(
+        Arc::new(axhub_app::state::credentials::StoredCredentials::new(
             deps.store.clone(),
         )),
     ));

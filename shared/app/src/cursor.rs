@@ -2,6 +2,7 @@
 //! to the list they came from so a cursor of one app cannot page another's history.
 
 use axhub_domain::Error;
+use axhub_domain::ErrorCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
@@ -16,7 +17,7 @@ pub struct CursorCodec {
 fn invalid() -> Error {
     Error::field(
         "cursor",
-        "invalid_value",
+        ErrorCode::InvalidValue,
         "is not a cursor this list gave out",
     )
 }

@@ -1,17 +1,14 @@
 //! `Idempotency-Key` on POSTs that create work: a retried request gets the first answer.
-//! The record is written in the same transaction as the work it stands for, so two racing
+//! The record is written in the same unit of work as the work it stands for, so two racing
 //! requests with one key can never both create work.
 
-use axhub_domain::Error;
-use axhub_store::{Cond, Item, TxOp};
-use serde_json::{Value, json};
+use axhub_domain::{Error, ErrorCode};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::{Deps, keys, store_error};
-
-/// How long a key is remembered.
-pub const TTL_SECONDS: i64 = 24 * 3600;
+use crate::Deps;
+use crate::state::{self, UnitOfWork};
 
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
@@ -42,7 +39,7 @@ impl IdempotencyKey {
         if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| (0x21..0x7f).contains(&b)) {
             return Err(Error::field(
                 "Idempotency-Key",
-                "invalid_format",
+                ErrorCode::InvalidFormat,
                 "must be 1 to 255 visible ASCII characters",
             ));
         }
@@ -54,42 +51,24 @@ impl IdempotencyKey {
 
     /// The first answer, if this key was used before; an error if it was used for another body.
     pub async fn lookup(&self, deps: &Deps) -> Result<Option<Recorded>, Error> {
-        let item = deps
-            .store
-            .get(&keys::idempotency(&self.record))
-            .await
-            .map_err(store_error)?;
-        item.map(|i| self.recorded(i)).transpose()
-    }
-
-    fn recorded(&self, item: Item) -> Result<Recorded, Error> {
-        if item.get("fingerprint").and_then(Value::as_str) != Some(self.fingerprint.as_str()) {
+        let Some(stored) = state::idempotency::get(deps, &self.record).await? else {
+            return Ok(None);
+        };
+        if stored.fingerprint != self.fingerprint {
             return Err(Error::field(
                 "Idempotency-Key",
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "was already used for a different request",
             ));
         }
-        Ok(Recorded {
-            status: item.get("status").and_then(Value::as_u64).unwrap_or(200) as u16,
-            body: item.get("body").cloned().unwrap_or(Value::Null),
-        })
+        Ok(Some(Recorded {
+            status: stored.status,
+            body: stored.body,
+        }))
     }
 
-    /// The transaction operation that records the answer (fails if the key is taken).
-    pub fn record_op(&self, now: OffsetDateTime, status: u16, body: Value) -> TxOp {
-        let key = keys::idempotency(&self.record);
-        let mut item = Item::new();
-        item.insert("pk".into(), json!(key.pk));
-        item.insert("sk".into(), json!(key.sk));
-        item.insert("fingerprint".into(), json!(self.fingerprint));
-        item.insert("status".into(), json!(status));
-        item.insert("body".into(), body);
-        let now = now.unix_timestamp();
-        item.insert("ttl".into(), json!(now + TTL_SECONDS));
-        TxOp::Put {
-            item,
-            cond: Some(Cond::absent_or_expired(now)),
-        }
+    /// Records the answer in `work` (which then fails if the key is taken meanwhile).
+    pub fn record(&self, work: &mut UnitOfWork, now: OffsetDateTime, status: u16, body: Value) {
+        work.record_answer(&self.record, &self.fingerprint, now, status, body);
     }
 }

@@ -1,17 +1,23 @@
-//! Use cases of the deploy control plane and the ports they need. Nothing here sees AWS,
-//! Kubernetes or HTTP types: the store is the `axhub_store::Store` port.
+//! Use cases of the deploy control plane. Nothing here sees AWS, Kubernetes or HTTP types:
+//! they speak to the ports of `axhub-ports`, and to the state through `state`, one module
+//! per aggregate, whose verbs are collected into one transaction by `state::UnitOfWork`.
 
-pub mod credentials;
+pub mod access;
 pub mod cursor;
 pub mod deployments;
+pub mod diagnosis;
 pub mod directory;
+pub mod events;
 pub mod git;
 pub mod idempotency;
 pub mod ingest;
-pub mod keys;
 pub mod outbox;
+pub mod paging;
 pub mod pipeline;
-pub mod repo;
+pub mod releases;
+pub mod rollback;
+pub mod state;
+pub mod trigger;
 
 use std::sync::Arc;
 

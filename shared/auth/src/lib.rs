@@ -7,6 +7,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use axhub_domain::ErrorCode;
 use axhub_domain::{Error, Principal};
 use axhub_ports::AccessTokens;
 use jsonwebtoken::jwk::JwkSet;
@@ -84,7 +85,7 @@ pub struct Authenticator {
 }
 
 fn invalid(msg: &str) -> Error {
-    Error::unauthenticated("token_invalid", msg)
+    Error::unauthenticated(ErrorCode::TokenInvalid, msg)
 }
 
 impl Authenticator {
@@ -119,7 +120,7 @@ impl Authenticator {
             return self.personal_access_token(key.trim()).await;
         }
         Err(Error::unauthenticated(
-            "token_missing",
+            ErrorCode::TokenMissing,
             "send `Authorization: Bearer <JWT>` or `X-Api-Key: axhub_pat_…`",
         ))
     }
@@ -164,7 +165,7 @@ impl Authenticator {
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation(alg)).map_err(
             |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    Error::unauthenticated("token_expired", "the token has expired")
+                    Error::unauthenticated(ErrorCode::TokenExpired, "the token has expired")
                 }
                 _ => invalid("the token could not be verified"),
             },

@@ -28,8 +28,7 @@ impl Principal {
             Ok(())
         } else {
             Err(Error::new(
-                crate::Category::PermissionDenied,
-                "insufficient_scope",
+                crate::ErrorCode::InsufficientScope,
                 format!("this token lacks the {scope} scope"),
             ))
         }
@@ -159,7 +158,7 @@ mod tests {
         };
         assert_eq!(
             delegated.require_scope("deploy:write").unwrap_err().code,
-            "insufficient_scope"
+            crate::ErrorCode::InsufficientScope
         );
     }
 }

@@ -1,11 +1,14 @@
 //! A deployment and its status machine.
 
 use serde::{Deserialize, Serialize};
+
+use crate::failure::{Cause, Stage};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::Error;
+use crate::ErrorCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -29,7 +32,7 @@ pub struct IllegalTransition {
 impl From<IllegalTransition> for Error {
     fn from(t: IllegalTransition) -> Self {
         Error::conflict(
-            "invalid_state_transition",
+            ErrorCode::InvalidStateTransition,
             format!(
                 "a {} deployment cannot become {}",
                 t.from.as_str(),
@@ -104,6 +107,29 @@ pub struct FailureReason {
     pub stage: String,
     pub code: String,
     pub message: String,
+}
+
+impl FailureReason {
+    /// A reason in the one failure vocabulary (`crate::failure`).
+    pub fn new(stage: Stage, cause: Cause, message: impl Into<String>) -> Self {
+        Self {
+            stage: stage.as_str().to_owned(),
+            code: cause.code().to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl DeploymentStatus {
+    /// The stage a failure in this status is reported in.
+    pub fn failure_stage(self) -> Stage {
+        match self {
+            DeploymentStatus::Pending => Stage::Pending,
+            DeploymentStatus::Building => Stage::Building,
+            DeploymentStatus::Pushing => Stage::Pushing,
+            _ => Stage::Deploying,
+        }
+    }
 }
 
 /// The deployment as stored and as sent on the wire (snake_case keys, RFC 3339 UTC times).
@@ -272,7 +298,7 @@ mod tests {
         assert!(d.advance(Building, OffsetDateTime::UNIX_EPOCH).is_err());
         assert_eq!(d, before);
         let err: Error = d.cancel(OffsetDateTime::UNIX_EPOCH).unwrap_err().into();
-        assert_eq!(err.code, "invalid_state_transition");
+        assert_eq!(err.code, ErrorCode::InvalidStateTransition);
     }
 
     #[test]

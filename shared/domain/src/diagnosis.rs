@@ -2,6 +2,7 @@
 //! printed is only ever a `signal`, marked untrusted, stripped of control characters and
 //! bounded, so that agents reading the answer can tell the two apart.
 
+use crate::failure::{Cause, Stage};
 use serde::{Deserialize, Serialize};
 
 /// What the cluster says about one service (one Deployment) of an app: Kubernetes facts,
@@ -164,11 +165,11 @@ fn signal(kind: &str, source: &str, text: &str) -> Option<Signal> {
     })
 }
 
-fn reason(stage: &str, code: &str, category: &str, message: String) -> Option<Reason> {
+fn reason(stage: Stage, cause: Cause, message: String) -> Option<Reason> {
     Some(Reason {
-        stage: stage.into(),
-        code: code.into(),
-        category: category.into(),
+        stage: stage.as_str().into(),
+        code: cause.code().into(),
+        category: cause.category().into(),
         message,
     })
 }
@@ -191,9 +192,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
             match c.waiting_reason.as_deref() {
                 Some("CrashLoopBackOff") if oom => {
                     return reason(
-                        "runtime",
-                        "runtime.oom_killed",
-                        "app",
+                        Stage::Runtime,
+                        Cause::OomKilled,
                         format!(
                             "container {} is killed for using more memory than its limit (exit code {}), restarted {} times; raise the memory limit or use less memory",
                             c.name,
@@ -208,9 +208,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
                         .map(|e| format!("exit code {e}"))
                         .unwrap_or_else(|| "no exit code".into());
                     return reason(
-                        "runtime",
-                        "runtime.crash_loop",
-                        "app",
+                        Stage::Runtime,
+                        Cause::CrashLoop,
                         format!(
                             "container {} keeps exiting ({code}) and was restarted {} times; the app fails at start-up: check its logs and configuration",
                             c.name, c.restart_count
@@ -219,9 +218,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
                 }
                 Some("ImagePullBackOff") | Some("ErrImagePull") | Some("InvalidImageName") => {
                     return reason(
-                        "deploy",
-                        "image.pull_failed",
-                        "image",
+                        Stage::Deploying,
+                        Cause::ImagePullFailed,
                         format!(
                             "the image of container {} cannot be pulled: it does not exist in the registry or access was refused; rebuild or roll back to a built version",
                             c.name
@@ -235,9 +233,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
                         .map(platform_text)
                         .unwrap_or_default();
                     return reason(
-                        "deploy",
-                        "config.invalid",
-                        "config",
+                        Stage::Deploying,
+                        Cause::ConfigInvalid,
                         format!(
                             "container {} cannot be created from its configuration: {detail}; add the missing secret, config map or key",
                             c.name
@@ -248,9 +245,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
             }
             if oom {
                 return reason(
-                    "runtime",
-                    "runtime.oom_killed",
-                    "app",
+                    Stage::Runtime,
+                    Cause::OomKilled,
                     format!(
                         "container {} was killed for using more memory than its limit (exit code {}); raise the memory limit or use less memory",
                         c.name,
@@ -269,9 +265,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
                 .map(platform_text)
                 .unwrap_or_default();
             return reason(
-                "deploy",
-                "capacity.unschedulable",
-                "capacity",
+                Stage::Deploying,
+                Cause::Unschedulable,
                 format!(
                     "pod {} cannot be scheduled: {detail}; lower its resource requests or add capacity",
                     pod.name
@@ -290,9 +285,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
         .any(|p| p.phase == "Running" && p.containers.iter().any(|c| !c.ready));
     if running_not_ready && let Some(ev) = readiness {
         return reason(
-            "runtime",
-            "runtime.readiness_failed",
-            "app",
+            Stage::Runtime,
+            Cause::ReadinessFailed,
             format!(
                 "the app runs but fails its readiness check ({}); it must answer HTTP 200 on its port",
                 platform_text(&ev.message)
@@ -304,9 +298,8 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
         && cond.reason.as_deref() == Some("ProgressDeadlineExceeded")
     {
         return reason(
-            "deploy",
-            "deploy.progress_deadline_exceeded",
-            "platform",
+            Stage::Deploying,
+            Cause::ProgressDeadlineExceeded,
             format!(
                 "the rollout made no progress before its deadline: {}",
                 cond.message
@@ -318,17 +311,15 @@ fn classify_reason(s: &ServiceFacts) -> Option<Reason> {
     }
     if running_not_ready {
         return reason(
-            "runtime",
-            "runtime.not_ready",
-            "app",
+            Stage::Runtime,
+            Cause::NotReady,
             "the app runs but is not ready yet".into(),
         );
     }
     if s.ready_replicas < s.desired_replicas {
         return reason(
-            "deploy",
-            "deploy.replicas_unavailable",
-            "platform",
+            Stage::Deploying,
+            Cause::ReplicasUnavailable,
             format!(
                 "{} of {} replicas are ready",
                 s.ready_replicas, s.desired_replicas

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::ErrorCode;
+
 /// Error categories of the wire contract (DESIGN §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,15 +40,17 @@ impl Category {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub name: String,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
 }
 
+/// `category` and `retryable` start as the code says (`ErrorCode::category`, `retryable`);
+/// they are fields so callers can match on them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Error {
     pub category: Category,
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub retryable: bool,
     pub fields: Vec<FieldError>,
@@ -54,70 +58,70 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(category: Category, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            category,
-            code: code.to_owned(),
+            category: code.category(),
+            code,
             message: message.into(),
-            retryable: matches!(
-                category,
-                Category::RateLimited | Category::Unavailable | Category::Internal
-            ),
+            retryable: code.retryable(),
             fields: Vec::new(),
             retry_after_ms: None,
         }
     }
 
     /// A single invalid field: `fields` names it so clients can point at it.
-    pub fn field(name: &str, code: &str, message: impl Into<String>) -> Self {
+    pub fn field(name: &str, code: ErrorCode, message: impl Into<String>) -> Self {
         let message = message.into();
-        let mut e = Self::new(Category::Validation, code, format!("{name}: {message}"));
+        let mut e = Self::new(code, format!("{name}: {message}"));
         e.fields.push(FieldError {
             name: name.to_owned(),
-            code: code.to_owned(),
+            code,
             message,
         });
         e
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(Category::Validation, "bad_request", message)
+        Self::new(ErrorCode::BadRequest, message)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(Category::NotFound, "not_found", format!("{what} not found"))
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(Category::PermissionDenied, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
-    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
-        Self::new(Category::Conflict, code, message)
+    /// The next three say at the call site which kind of code is meant; the category still
+    /// comes from the code alone.
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        debug_assert_eq!(code.category(), Category::Conflict, "{code}");
+        Self::new(code, message)
     }
 
-    pub fn precondition(code: &str, message: impl Into<String>) -> Self {
-        Self::new(Category::PreconditionFailed, code, message)
+    pub fn precondition(code: ErrorCode, message: impl Into<String>) -> Self {
+        debug_assert_eq!(code.category(), Category::PreconditionFailed, "{code}");
+        Self::new(code, message)
     }
 
-    pub fn unauthenticated(code: &str, message: impl Into<String>) -> Self {
-        Self::new(Category::Unauthenticated, code, message)
+    pub fn unauthenticated(code: ErrorCode, message: impl Into<String>) -> Self {
+        debug_assert_eq!(code.category(), Category::Unauthenticated, "{code}");
+        Self::new(code, message)
     }
 
     /// A part of the contract this deployment cannot serve yet; always 503 with a message
     /// that says what is missing, never a silent success.
     pub fn unimplemented(message: impl Into<String>) -> Self {
-        let mut e = Self::new(Category::Unavailable, "backend_unimplemented", message);
-        e.retryable = false;
-        e
+        Self::new(ErrorCode::BackendUnimplemented, message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(Category::Unavailable, "temporarily_unavailable", message)
+        Self::new(ErrorCode::TemporarilyUnavailable, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(Category::Internal, "internal", message)
+        Self::new(ErrorCode::Internal, message)
     }
 
     pub fn retryable(mut self, retryable: bool) -> Self {

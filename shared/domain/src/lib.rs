@@ -4,8 +4,11 @@ pub mod authz;
 pub mod deployment;
 pub mod diagnosis;
 pub mod error;
+pub mod error_code;
 pub mod event;
+pub mod failure;
 pub mod model;
+pub mod rollback;
 pub mod validate;
 
 pub use authz::{AppRole, Principal, TenantRole};
@@ -14,5 +17,8 @@ pub use deployment::{
     TriggerSource,
 };
 pub use error::{Category, Error, FieldError};
+pub use error_code::ErrorCode;
 pub use event::{DomainEvent, EventKind};
+pub use failure::{Cause, Stage};
 pub use model::{App, GitConnection, Membership, Tenant};
+pub use rollback::{Rollback, RollbackStatus};

@@ -1,6 +1,7 @@
 //! Input rules shared by every endpoint group.
 
 use crate::Error;
+use crate::ErrorCode;
 
 /// A full git commit id: exactly 40 lowercase or uppercase hex characters.
 pub fn commit_sha(value: &str) -> Result<String, Error> {
@@ -9,7 +10,7 @@ pub fn commit_sha(value: &str) -> Result<String, Error> {
     } else {
         Err(Error::field(
             "commit_sha",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             "must be a 40-character hex git commit id",
         ))
     }
@@ -22,7 +23,7 @@ pub fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, Error> {
         Ok(n) if n >= 1 && n <= i64::from(max) => Ok(n as u32),
         _ => Err(Error::field(
             "limit",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             format!("must be an integer between 1 and {max}"),
         )),
     }
@@ -35,15 +36,24 @@ pub fn offset(raw: Option<&str>) -> Result<u64, Error> {
         Ok(n) if n >= 0 => Ok(n as u64),
         _ => Err(Error::field(
             "offset",
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "must be an integer of 0 or more",
         )),
     }
 }
 
-/// A UUID path or body parameter; a malformed one is a 400 naming the parameter.
+/// A UUID parameter in its hyphenated form (8-4-4-4-12 hex digits, either case, as RFC 9562
+/// writes it). `Uuid::parse_str` also takes `{…}`, `urn:uuid:…` and 32 bare digits, which
+/// would give one resource several URLs; of its forms only the hyphenated one is 36 long.
 pub fn uuid(name: &str, raw: &str) -> Result<uuid::Uuid, Error> {
-    uuid::Uuid::parse_str(raw).map_err(|_| Error::field(name, "invalid_format", "must be a UUID"))
+    match uuid::Uuid::try_parse(raw) {
+        Ok(id) if raw.len() == 36 => Ok(id),
+        _ => Err(Error::field(
+            name,
+            ErrorCode::InvalidFormat,
+            "must be a UUID in its hyphenated form (8-4-4-4-12 hex digits)",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -83,17 +93,21 @@ pub fn branch_name(value: &str) -> Result<&str, Error> {
     let bad = |why: &str| {
         Err(Error::field(
             "branch",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             format!("is not a valid git branch name: {why}"),
         ))
     };
     if value.is_empty() {
-        return Err(Error::field("branch", "required", "must not be empty"));
+        return Err(Error::field(
+            "branch",
+            ErrorCode::Required,
+            "must not be empty",
+        ));
     }
     if value.len() > MAX_BRANCH_LEN {
         return Err(Error::field(
             "branch",
-            "too_long",
+            ErrorCode::TooLong,
             format!("must be at most {MAX_BRANCH_LEN} bytes"),
         ));
     }
@@ -174,10 +188,161 @@ mod branch_tests {
         ] {
             let e = branch_name(bad).unwrap_err();
             assert_eq!(e.fields[0].name, "branch", "{bad}");
-            assert_eq!(e.code, "invalid_format", "{bad}");
+            assert_eq!(e.code, ErrorCode::InvalidFormat, "{bad}");
         }
-        assert_eq!(branch_name("").unwrap_err().code, "required");
-        assert_eq!(branch_name(&"a".repeat(256)).unwrap_err().code, "too_long");
+        assert_eq!(branch_name("").unwrap_err().code, ErrorCode::Required);
+        assert_eq!(
+            branch_name(&"a".repeat(256)).unwrap_err().code,
+            ErrorCode::TooLong
+        );
         assert!(branch_name(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn uuids_only_in_their_hyphenated_form() {
+        let id = "0189e3a5-6b7c-7d8e-9f00-112233445566";
+        assert!(uuid("appID", id).is_ok());
+        assert!(uuid("appID", &id.to_uppercase()).is_ok());
+        for bad in [
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+            id.replace('-', ""),
+            format!(" {id}"),
+            "not-a-uuid".to_owned(),
+        ] {
+            let e = uuid("appID", &bad).unwrap_err();
+            assert_eq!(
+                (e.code, e.fields[0].name.as_str()),
+                (ErrorCode::InvalidFormat, "appID")
+            );
+        }
+    }
+}
+
+/// The branch a connection deploys when none is named.
+pub const DEFAULT_BRANCH: &str = "main";
+/// Largest page of an installation's repositories (GitHub's own limit).
+pub const MAX_PER_PAGE: u32 = 100;
+
+/// `owner/repo` as GitHub allows them: an owner of 1–39 letters, digits and hyphens, a
+/// repository of 1–100 letters, digits, `.`, `-`, `_` (not `.` or `..`).
+pub fn repo_full_name(raw: Option<&str>) -> Result<String, Error> {
+    let value = raw.map(str::trim).unwrap_or_default();
+    if value.is_empty() {
+        return Err(Error::field(
+            "repo_full_name",
+            ErrorCode::Required,
+            "must name the repository as owner/repo",
+        ));
+    }
+    let ok = match value.split_once('/') {
+        Some((owner, name)) => {
+            (1..=39).contains(&owner.len())
+                && owner
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && (1..=100).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                && name != "."
+                && name != ".."
+        }
+        None => false,
+    };
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::field(
+            "repo_full_name",
+            ErrorCode::InvalidFormat,
+            "must be owner/repo as GitHub names repositories",
+        ))
+    }
+}
+
+/// A GitHub installation id: a positive integer.
+pub fn installation_id(raw: Option<i64>, name: &str) -> Result<i64, Error> {
+    match raw {
+        Some(n) if n > 0 => Ok(n),
+        Some(_) => Err(Error::field(
+            name,
+            ErrorCode::InvalidValue,
+            "must be a positive integer",
+        )),
+        None => Err(Error::field(name, ErrorCode::Required, "must be given")),
+    }
+}
+
+/// The branch to deploy: empty means [`DEFAULT_BRANCH`]; otherwise as git accepts it.
+pub fn branch_or_default(raw: Option<&str>) -> Result<String, Error> {
+    match raw {
+        None | Some("") => Ok(DEFAULT_BRANCH.to_owned()),
+        Some(b) => branch_name(b).map(str::to_owned),
+    }
+}
+
+/// A page number of the repository picker (1-based, default 1).
+pub fn page(raw: Option<&str>) -> Result<u32, Error> {
+    let Some(raw) = raw else { return Ok(1) };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=i64::from(u32::MAX)).contains(&n) => Ok(n as u32),
+        _ => Err(Error::field(
+            "page",
+            ErrorCode::InvalidValue,
+            "must be an integer of 1 or more",
+        )),
+    }
+}
+
+/// A page size of the repository picker (1–100, default 30).
+pub fn per_page(raw: Option<&str>) -> Result<u32, Error> {
+    let Some(raw) = raw else { return Ok(30) };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=i64::from(MAX_PER_PAGE)).contains(&n) => Ok(n as u32),
+        _ => Err(Error::field(
+            "per_page",
+            ErrorCode::InvalidValue,
+            format!("must be an integer between 1 and {MAX_PER_PAGE}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod repository_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn repo_names() {
+        assert_eq!(repo_full_name(Some(" acme/site ")).unwrap(), "acme/site");
+        assert!(repo_full_name(Some("acme/my.site_v-2")).is_ok());
+        for bad in [
+            "acme",
+            "acme/",
+            "/site",
+            "a/b/c",
+            "acme/..",
+            "ac me/site",
+            "-",
+        ] {
+            assert!(repo_full_name(Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(repo_full_name(None).unwrap_err().code, ErrorCode::Required);
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(page(None).unwrap(), 1);
+        assert_eq!(per_page(None).unwrap(), 30);
+        assert_eq!(per_page(Some("100")).unwrap(), 100);
+        assert_eq!(
+            per_page(Some("101")).unwrap_err().fields[0].name,
+            "per_page"
+        );
+        assert_eq!(page(Some("0")).unwrap_err().fields[0].name, "page");
+        assert_eq!(branch_or_default(None).unwrap(), "main");
+        assert_eq!(branch_or_default(Some("")).unwrap(), "main");
+        assert!(branch_or_default(Some("a..b")).is_err());
     }
 }

@@ -1,11 +1,12 @@
-//! Sending one request to GitHub: bounded retries with backoff for 5xx, timeouts and broken
-//! connections (then 502 `bad_gateway`), GitHub's rate-limit answers as 429 `rate_limited`.
+//! Sending one request to GitHub (`Api` for the REST API): bounded retries with backoff for 5xx,
+//! timeouts and broken connections (then 502 `bad_gateway`), GitHub's rate-limit answers as 429
+//! `rate_limited`.
 
 use std::time::Duration;
 
-use axhub_domain::{Category, Error};
-use reqwest::StatusCode;
+use axhub_domain::{Error, ErrorCode};
 use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 /// A non-failed answer (any status below 500 that is not a rate limit).
@@ -42,15 +43,11 @@ impl Answer {
 }
 
 pub(crate) fn bad_gateway(message: impl Into<String>) -> Error {
-    Error::new(Category::Unavailable, "bad_gateway", message)
+    Error::new(ErrorCode::BadGateway, message)
 }
 
 pub(crate) fn relogin(message: impl Into<String>) -> Error {
-    Error::new(
-        Category::PreconditionFailed,
-        "github_relogin_required",
-        message,
-    )
+    Error::new(ErrorCode::GithubReloginRequired, message)
 }
 
 /// How long to wait before asking again, when GitHub says its rate limit is reached: a 403 or
@@ -73,12 +70,16 @@ pub(crate) fn rate_limit(status: StatusCode, headers: &HeaderMap, now_epoch: i64
             .unwrap_or(60_000),
     };
     let mut e = Error::new(
-        Category::RateLimited,
-        "rate_limited",
+        ErrorCode::RateLimited,
         "GitHub's rate limit is reached; retry later",
     );
     e.retry_after_ms = Some(after_ms);
     Some(e)
+}
+
+/// Now, in epoch seconds (GitHub's expiries and rate-limit resets are given in them).
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Retry policy of every request.
@@ -102,8 +103,7 @@ pub(crate) async fn send(
         match build().send().await {
             Ok(resp) => {
                 let status = resp.status();
-                let now = time::OffsetDateTime::now_utc().unix_timestamp();
-                if let Some(e) = rate_limit(status, resp.headers(), now) {
+                if let Some(e) = rate_limit(status, resp.headers(), now()) {
                     tracing::warn!(what, %status, "GitHub rate limit reached");
                     return Err(e);
                 }
@@ -139,10 +139,41 @@ pub(crate) async fn send(
     )))
 }
 
+/// GitHub's REST API: the HTTP client, the API base URL and the retry policy.
+pub(crate) struct Api {
+    pub http: reqwest::Client,
+    /// Without a trailing `/`.
+    pub url: String,
+    pub retry: Retry,
+}
+
+impl Api {
+    pub fn request(&self, method: Method, path: &str, bearer: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .header("accept", "application/vnd.github+json")
+            .header("x-github-api-version", "2022-11-28")
+            .bearer_auth(bearer)
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+        bearer: &str,
+        query: &[(&str, String)],
+    ) -> Result<Answer, Error> {
+        send(self.retry, path, || {
+            self.request(Method::GET, path, bearer).query(query)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use axhub_domain::Category;
     use reqwest::header::HeaderValue;
 
     #[test]

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axhub_app::credentials::{StoredCredentials, github_user_token_key};
-use axhub_domain::{Category, GitConnection};
+use axhub_app::state::credentials::{StoredCredentials, github_user_token_key};
+use axhub_domain::{Category, ErrorCode, GitConnection};
 use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_ports::github::{GitHub, UserTokenGrant};
 use axhub_store::Store;
@@ -305,7 +305,7 @@ async fn a_refused_refresh_asks_the_user_to_sign_in_again() {
         .mount(&f.server)
         .await;
     let e = f.gh.accounts("bob").await.unwrap_err();
-    assert_eq!(e.code, "github_relogin_required");
+    assert_eq!(e.code, ErrorCode::GithubReloginRequired);
     assert_eq!(e.category, Category::PreconditionFailed);
 }
 
@@ -313,7 +313,7 @@ async fn a_refused_refresh_asks_the_user_to_sign_in_again() {
 async fn no_stored_token_or_a_revoked_one_is_428() {
     let f = fake().await;
     let e = f.gh.accounts("nobody").await.unwrap_err();
-    assert_eq!(e.code, "github_relogin_required");
+    assert_eq!(e.code, ErrorCode::GithubReloginRequired);
     store_token(&f, "cy", None).await;
     Mock::given(method("GET"))
         .and(path("/user/installations"))
@@ -323,7 +323,7 @@ async fn no_stored_token_or_a_revoked_one_is_428() {
         .mount(&f.server)
         .await;
     let e = f.gh.user_has_installation("cy", 7).await.unwrap_err();
-    assert_eq!(e.code, "github_relogin_required");
+    assert_eq!(e.code, ErrorCode::GithubReloginRequired);
 }
 
 #[tokio::test]
@@ -353,7 +353,7 @@ async fn a_ciphertext_is_bound_to_its_user_and_every_write_has_a_fresh_nonce() {
     assert!(f.gh.vault().get("eve").await.unwrap().is_none());
     assert_eq!(
         f.gh.accounts("eve").await.unwrap_err().code,
-        "github_relogin_required"
+        ErrorCode::GithubReloginRequired
     );
     // Another key cannot read it either.
     let mut other = config(&f.server);
@@ -421,7 +421,7 @@ async fn timeouts_are_retried_then_502() {
         f.gh.installation_can_read(7, "acme/site")
             .await
             .unwrap_err();
-    assert_eq!(e.code, "bad_gateway");
+    assert_eq!(e.code, ErrorCode::BadGateway);
     assert!(e.message.contains("timed out"), "{}", e.message);
     assert!(
         started.elapsed() < Duration::from_millis(1900),

@@ -1,12 +1,11 @@
-//! Extractors that turn bad input into the error envelope instead of axum's plain text.
+//! The caller, the query string and the idempotency key; bad input becomes the error
+//! envelope instead of axum's plain text.
 
 use std::collections::HashMap;
 
-use axhub_domain::{Error, Principal, validate};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axhub_domain::{Error, Principal};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
 use crate::{ApiError, AppState};
 
@@ -23,44 +22,6 @@ impl FromRequestParts<AppState> for Caller {
             .authenticate(header("authorization"), header("x-api-key"))
             .await?;
         Ok(Caller(principal))
-    }
-}
-
-/// A JSON body that may be absent: POSTs without a body (`Content-Length: 0`, no
-/// `Content-Type`) get `T::default()`. A body that is there must be valid JSON of `T`,
-/// whatever its content type says.
-pub struct JsonBody<T>(pub T);
-
-/// The largest request body accepted.
-pub const MAX_BODY: usize = 256 * 1024;
-
-impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| {
-                ApiError(Error::new(
-                    axhub_domain::Category::Validation,
-                    "payload_too_large",
-                    format!("the body may be at most {MAX_BODY} bytes"),
-                ))
-            })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonBody(T::default()));
-        }
-        match serde_json::from_slice::<T>(&bytes) {
-            Ok(v) => Ok(JsonBody(v)),
-            Err(e) if e.is_data() => Err(ApiError(Error::new(
-                axhub_domain::Category::Validation,
-                "invalid_value",
-                format!("invalid request body: {e}"),
-            ))),
-            Err(_) => Err(ApiError(Error::bad_request(
-                "the request body is not valid JSON",
-            ))),
-        }
     }
 }
 
@@ -86,11 +47,6 @@ impl QueryMap {
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
-}
-
-/// A UUID path parameter; a malformed one is a 400 naming it.
-pub fn path_uuid(name: &str, raw: &str) -> Result<Uuid, ApiError> {
-    validate::uuid(name, raw).map_err(ApiError)
 }
 
 /// The `Idempotency-Key` header, if sent.

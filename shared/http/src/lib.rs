@@ -1,9 +1,14 @@
-//! axum glue shared by every endpoint group: the error envelope, request ids, the caller
-//! extractor, lenient JSON bodies, list responses, and the routes every function serves.
+//! axum glue shared by every endpoint group: the error envelope, request ids, the caller,
+//! typed path ids, JSON bodies, list responses, route tables, the OpenAPI document, and the
+//! routes every function serves.
 
+pub mod body;
 pub mod error;
 pub mod extract;
+pub mod openapi;
+pub mod path;
 pub mod request_id;
+pub mod routes;
 
 use std::sync::Arc;
 
@@ -12,8 +17,11 @@ use axhub_auth::Authenticator;
 use axum::Router;
 use axum::routing::get;
 
+pub use body::JsonBody;
 pub use error::{ApiError, ApiResult, ErrorEnvelope};
-pub use extract::{Caller, JsonBody, QueryMap, idempotency_key, path_uuid};
+pub use extract::{Caller, QueryMap, idempotency_key};
+pub use path::{AppId, DeploymentId, InstallationId, TenantId};
+pub use routes::Routes;
 
 /// Built once per process (per Lambda cold start) and cloned into every request.
 #[derive(Clone)]
@@ -23,25 +31,14 @@ pub struct AppState {
 }
 
 /// Wraps a function's routes with what every function needs: request ids, the error
-/// envelope, `/healthz`, the OpenAPI document and a JSON 404 for unknown paths.
-pub fn finish(
-    routes: Router<AppState>,
-    state: AppState,
-    openapi: utoipa::openapi::OpenApi,
-) -> Router {
-    let doc = Arc::new(openapi);
+/// envelope, `/healthz`, the whole API's OpenAPI document and a JSON 404 for unknown paths.
+pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .route(
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route(
-            "/api/v1/openapi.json",
-            get(move || {
-                let doc = doc.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
-            }),
-        )
+        .route(openapi::PATH, get(openapi::serve))
         .fallback(|| async { ApiError(axhub_domain::Error::not_found("route")) })
         .with_state(state)
         .layer(axum::middleware::from_fn(request_id::layer))

@@ -2,7 +2,7 @@
 //! written into every error envelope. Errors raised anywhere (handlers, extractors, unknown
 //! routes, wrong methods) leave this layer as the one envelope.
 
-use axhub_domain::{Category, Error};
+use axhub_domain::{Category, Error, ErrorCode};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -36,13 +36,11 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         // Errors axum raised itself, before any handler of ours ran.
         match resp.status() {
             StatusCode::METHOD_NOT_ALLOWED => Some(Error::new(
-                Category::Validation,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 format!("{method} is not allowed on {path}"),
             )),
             StatusCode::PAYLOAD_TOO_LARGE => Some(Error::new(
-                Category::Validation,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "the request body is too large",
             )),
             _ => None,

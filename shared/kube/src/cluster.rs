@@ -1,6 +1,7 @@
 //! [`KubeCluster`]: the cluster port on a Kubernetes API server.
 
 use async_trait::async_trait;
+use axhub_domain::Cause;
 use axhub_domain::diagnosis::ServiceFacts;
 use axhub_ports::cluster::{
     BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
@@ -131,6 +132,26 @@ impl KubeCluster {
             .map_err(|e| cluster_error(&format!("list Pods {selector}"), e))
     }
 
+    /// Deletes a namespaced object; one that is already gone is fine.
+    async fn delete_if_present<K>(&self, namespace: &str, name: &str) -> Result<(), ClusterError>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + k8s_openapi::serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let kind = K::kind(&()).into_owned();
+        match self
+            .namespaced::<K>(namespace)
+            .delete(name, &DeleteParams::foreground())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(cluster_error(&format!("delete {kind} {name}"), e)),
+        }
+    }
+
     async fn get_deployment(
         &self,
         workload: &Workload,
@@ -181,7 +202,7 @@ impl Cluster for KubeCluster {
             Ok(Some(job)) => Ok(status::build_state(&job)),
             // Never started, cancelled, or cleaned up after its TTL: either way no image comes.
             Ok(None) => Ok(BuildState::Failed {
-                code: "build.not_found".to_owned(),
+                cause: Cause::BuildLost,
                 message: format!("the build Job {name} does not exist"),
             }),
             Err(e) => Err(cluster_error(&format!("get Job {name}"), e)),
@@ -254,6 +275,16 @@ impl Cluster for KubeCluster {
         Ok(())
     }
 
+    async fn remove(&self, workload: &Workload) -> Result<(), ClusterError> {
+        let namespace = workload.namespace();
+        let name = workload.name();
+        // The Ingress first, so that the host stops routing before its backend goes.
+        self.delete_if_present::<Ingress>(&namespace, &name).await?;
+        self.delete_if_present::<Service>(&namespace, &name).await?;
+        self.delete_if_present::<Deployment>(&namespace, &name)
+            .await
+    }
+
     async fn rollout_state(
         &self,
         workload: &Workload,
@@ -261,7 +292,7 @@ impl Cluster for KubeCluster {
     ) -> Result<RolloutState, ClusterError> {
         let Some(deployment) = self.get_deployment(workload).await? else {
             return Ok(RolloutState::Failed {
-                code: "deploy.not_found".to_owned(),
+                cause: Cause::WorkloadLost,
                 message: format!("the Deployment {} does not exist", workload.name()),
             });
         };

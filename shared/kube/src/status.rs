@@ -5,6 +5,7 @@
 //! codes). A container's termination message and logs are written by the app and never end up
 //! here: they reach people only as untrusted diagnosis signals.
 
+use axhub_domain::Cause;
 use axhub_ports::cluster::{BuildState, RolloutState};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
@@ -41,25 +42,22 @@ pub fn build_state(job: &Job) -> BuildState {
     // backoff limit), Failed once its pods are gone: either one is final.
     if let Some(failed) = true_condition("Failed").or_else(|| true_condition("FailureTarget")) {
         let reason = failed.reason.as_deref().unwrap_or_default();
-        let code = if reason == "DeadlineExceeded" {
-            "build.deadline_exceeded"
+        let cause = if reason == "DeadlineExceeded" {
+            Cause::BuildDeadlineExceeded
         } else {
-            "build.failed"
+            Cause::BuildFailed
         };
         let message = match (&failed.message, reason) {
             (Some(message), _) if !message.is_empty() => bounded(message),
             (_, "") => "the build failed".to_owned(),
             (_, reason) => format!("the build failed: {reason}"),
         };
-        return BuildState::Failed {
-            code: code.to_owned(),
-            message,
-        };
+        return BuildState::Failed { cause, message };
     }
     // With backoffLimit 0 one failed pod fails the Job, even before the condition shows up.
     if status.failed.unwrap_or(0) >= 1 {
         return BuildState::Failed {
-            code: "build.failed".to_owned(),
+            cause: Cause::BuildFailed,
             message: "the build pod failed".to_owned(),
         };
     }
@@ -116,7 +114,7 @@ pub fn rollout_state(deployment: &Deployment, pods: &[Pod], image_uri: &str) -> 
         });
     if let Some(condition) = deadline_exceeded {
         return RolloutState::Failed {
-            code: "deploy.progress_deadline_exceeded".to_owned(),
+            cause: Cause::ProgressDeadlineExceeded,
             message: bounded(
                 condition
                     .message
@@ -157,20 +155,22 @@ fn early_failure(pods: &[Pod], image_uri: &str) -> Option<RolloutState> {
 fn container_failure(pod: &str, container: &ContainerStatus) -> Option<RolloutState> {
     let waiting = container.state.as_ref()?.waiting.as_ref()?;
     let reason = waiting.reason.as_deref()?;
-    let code = match reason {
-        "CrashLoopBackOff" => "deploy.crash_loop",
-        "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" => "deploy.image_pull",
-        "CreateContainerConfigError" => "deploy.config_error",
+    let last_exit = container
+        .last_state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref());
+    let oom = last_exit.and_then(|t| t.reason.as_deref()) == Some("OOMKilled");
+    let cause = match reason {
+        "CrashLoopBackOff" if oom => Cause::OomKilled,
+        "CrashLoopBackOff" => Cause::CrashLoop,
+        "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" => Cause::ImagePullFailed,
+        "CreateContainerConfigError" => Cause::ConfigInvalid,
         _ => return None,
     };
     let message = if reason == "CrashLoopBackOff" {
         // The kubelet's back-off message says nothing useful; the last exit does. Its reason
         // and code come from the container runtime, its message from the app: left out.
-        let last = container
-            .last_state
-            .as_ref()
-            .and_then(|s| s.terminated.as_ref());
-        match last {
+        match last_exit {
             Some(t) => format!(
                 "container {} of pod {pod} keeps crashing: restarted {} times, last exit code {} ({})",
                 container.name,
@@ -193,8 +193,5 @@ fn container_failure(pod: &str, container: &ContainerStatus) -> Option<RolloutSt
             _ => format!("container {} of pod {pod}: {reason}", container.name),
         }
     };
-    Some(RolloutState::Failed {
-        code: code.to_owned(),
-        message,
-    })
+    Some(RolloutState::Failed { cause, message })
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use axhub_domain::Cause;
 use axhub_kube::objects::image_hash;
 use axhub_kube::{KubeCluster, KubeClusterConfig};
 use axhub_ports::cluster::{BuildState, Cluster, ClusterError, RolloutState};
@@ -287,14 +288,14 @@ async fn build_state_follows_the_job() {
     assert_eq!(
         build_state_answering(200, fixture("job_failed.json")).await,
         BuildState::Failed {
-            code: "build.failed".to_owned(),
+            cause: Cause::BuildFailed,
             message: "Job has reached the specified backoff limit".to_owned(),
         }
     );
     assert_eq!(
         build_state_answering(200, fixture("job_deadline_exceeded.json")).await,
         BuildState::Failed {
-            code: "build.deadline_exceeded".to_owned(),
+            cause: Cause::BuildDeadlineExceeded,
             message: "Job was active longer than specified deadline".to_owned(),
         }
     );
@@ -304,7 +305,13 @@ async fn build_state_follows_the_job() {
     )
     .await;
     assert!(
-        matches!(&gone, BuildState::Failed { code, .. } if code == "build.not_found"),
+        matches!(
+            &gone,
+            BuildState::Failed {
+                cause: Cause::BuildLost,
+                ..
+            }
+        ),
         "{gone:?}"
     );
 }
@@ -355,6 +362,61 @@ async fn image_exists_when_a_build_of_exactly_that_image_succeeded() {
     let mut other = fixture_json("job_succeeded.json");
     other["metadata"]["annotations"]["axhub.ai/image"] = json!("registry.example/other:1");
     assert!(!image_exists_answering(vec![other]).await);
+}
+
+// --- remove -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn remove_deletes_ingress_service_and_deployment_and_ignores_missing_ones() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        // The Ingress is there; the Service and the Deployment are already gone.
+        seen.push(answer(&mut handle, 200, "{}").await);
+        for _ in 0..2 {
+            seen.push(answer(&mut handle, 404, &status(404, "NotFound", "not found")).await);
+        }
+        assert_no_more_requests(&mut handle).await;
+        seen
+    });
+    cluster.remove(&workload()).await.unwrap();
+    let seen = server.await.unwrap();
+    let paths: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|s| (s.method.as_str(), s.path.as_str()))
+        .collect();
+    let ingress = format!("/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/web");
+    let service = format!("/api/v1/namespaces/{NAMESPACE}/services/web");
+    assert_eq!(
+        paths,
+        vec![
+            ("DELETE", ingress.as_str()),
+            ("DELETE", service.as_str()),
+            ("DELETE", deployment_path("web").as_str()),
+        ]
+    );
+    for s in &seen {
+        assert_eq!(s.json()["propagationPolicy"], "Foreground");
+    }
+}
+
+#[tokio::test]
+async fn remove_reports_a_refusal() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        answer(
+            &mut handle,
+            403,
+            &status(403, "Forbidden", "ingresses is forbidden"),
+        )
+        .await
+    });
+    let result = cluster.remove(&workload()).await;
+    server.await.unwrap();
+    assert!(
+        matches!(result, Err(ClusterError::Refused(_))),
+        "{result:?}"
+    );
 }
 
 // --- apply --------------------------------------------------------------------------------
@@ -538,7 +600,7 @@ async fn rollout_answering(deployment: &str, pods: &[&str]) -> RolloutState {
 
 fn failed_code(state: &RolloutState) -> &str {
     match state {
-        RolloutState::Failed { code, .. } => code,
+        RolloutState::Failed { cause, .. } => cause.code(),
         other => panic!("not failed: {other:?}"),
     }
 }
@@ -571,7 +633,7 @@ async fn rollout_progresses_while_replicas_are_coming_up() {
 #[tokio::test]
 async fn rollout_fails_early_on_pods_that_cannot_run() {
     let crash = rollout_answering("deployment_progressing.json", &["pod_crashloop.json"]).await;
-    assert_eq!(failed_code(&crash), "deploy.crash_loop");
+    assert_eq!(failed_code(&crash), "runtime.crash_loop");
     let RolloutState::Failed { message, .. } = &crash else {
         unreachable!()
     };
@@ -582,15 +644,16 @@ async fn rollout_fails_early_on_pods_that_cannot_run() {
     assert!(!message.contains('\u{1b}'), "{message}");
 
     let oom = rollout_answering("deployment_progressing.json", &["pod_oomkilled.json"]).await;
-    assert_eq!(failed_code(&oom), "deploy.crash_loop");
+    // The same code diagnosis gives the same pod.
+    assert_eq!(failed_code(&oom), "runtime.oom_killed");
     assert!(format!("{oom:?}").contains("OOMKilled"));
 
     for pod in ["pod_imagepull.json", "pod_errimagepull.json"] {
         let state = rollout_answering("deployment_progressing.json", &[pod]).await;
-        assert_eq!(failed_code(&state), "deploy.image_pull", "{pod}");
+        assert_eq!(failed_code(&state), "image.pull_failed", "{pod}");
     }
     let config = rollout_answering("deployment_progressing.json", &["pod_configerror.json"]).await;
-    assert_eq!(failed_code(&config), "deploy.config_error");
+    assert_eq!(failed_code(&config), "config.invalid");
     assert!(format!("{config:?}").contains("configmap \\\"web-config\\\" not found"));
 }
 
@@ -617,14 +680,14 @@ async fn rollout_fails_past_the_progress_deadline() {
     assert_eq!(
         state,
         RolloutState::Failed {
-            code: "deploy.progress_deadline_exceeded".to_owned(),
+            cause: Cause::ProgressDeadlineExceeded,
             message: "ReplicaSet \"web-6d5f7c9b8d\" has timed out progressing.".to_owned(),
         }
     );
     // A more precise cause wins over the deadline.
     let state =
         rollout_answering("deployment_deadline_exceeded.json", &["pod_crashloop.json"]).await;
-    assert_eq!(failed_code(&state), "deploy.crash_loop");
+    assert_eq!(failed_code(&state), "runtime.crash_loop");
 }
 
 #[tokio::test]

@@ -99,7 +99,7 @@ fn a_rollout_past_its_deadline_is_named() {
     let (stage, code, category, message) = reason(&d);
     assert_eq!(
         (stage.as_str(), code.as_str(), category.as_str()),
-        ("deploy", "deploy.progress_deadline_exceeded", "platform")
+        ("deploying", "deploy.progress_deadline_exceeded", "platform")
     );
     assert!(message.contains("deadline"), "{message}");
 }

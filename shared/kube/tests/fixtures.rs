@@ -6,6 +6,7 @@
 
 mod common;
 
+use axhub_domain::Cause;
 use axhub_domain::diagnosis::{ConditionFact, ContainerFact, EventFact, ServiceFacts};
 use axhub_kube::facts::{crashed_container, event_concerns, pod_fact};
 use axhub_kube::service_facts;
@@ -65,7 +66,7 @@ fn job_fixtures_give_the_build_state() {
     assert_eq!(
         build_state(&parse("job_failed.json")),
         BuildState::Failed {
-            code: "build.failed".to_owned(),
+            cause: Cause::BuildFailed,
             message: "Job has reached the specified backoff limit".to_owned()
         }
     );
@@ -73,7 +74,7 @@ fn job_fixtures_give_the_build_state() {
         assert_eq!(
             build_state(&parse(deadline)),
             BuildState::Failed {
-                code: "build.deadline_exceeded".to_owned(),
+                cause: Cause::BuildDeadlineExceeded,
                 message: "Job was active longer than specified deadline".to_owned()
             },
             "{deadline}"
@@ -101,9 +102,13 @@ fn deployment_fixtures_give_the_rollout_state() {
         RolloutState::Progressing
     );
     let deadline = rollout_state(&parse("deployment_deadline_exceeded.json"), &[], IMAGE);
-    assert!(
-        matches!(&deadline, RolloutState::Failed { code, .. } if code == "deploy.progress_deadline_exceeded")
-    );
+    assert!(matches!(
+        &deadline,
+        RolloutState::Failed {
+            cause: Cause::ProgressDeadlineExceeded,
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -16,8 +16,8 @@
 use std::sync::Arc;
 
 use axhub_app::Deps;
-use axhub_app::credentials::StoredCredentials;
 use axhub_app::pipeline::PipelineConfig;
+use axhub_app::state::credentials::StoredCredentials;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
 use axhub_http::AppState;
 use axhub_ports::queue::Queue;

@@ -145,6 +145,9 @@ impl Cluster for Lazy<dyn Cluster> {
     async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError> {
         cluster(self).await?.apply(workload, image_uri).await
     }
+    async fn remove(&self, workload: &Workload) -> Result<(), ClusterError> {
+        cluster(self).await?.remove(workload).await
+    }
     async fn rollout_state(
         &self,
         workload: &Workload,

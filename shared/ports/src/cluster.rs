@@ -2,8 +2,8 @@
 //! `kube`, or the simulated cluster of axhub-local and tests).
 
 use async_trait::async_trait;
-use axhub_domain::Environment;
 use axhub_domain::diagnosis::ServiceFacts;
+use axhub_domain::{Cause, Environment};
 use uuid::Uuid;
 
 /// One app's set in one environment: a Deployment + Service + Ingress in the tenant's
@@ -72,7 +72,7 @@ pub enum BuildState {
     /// The image is built and pushed.
     Succeeded,
     Failed {
-        code: String,
+        cause: Cause,
         message: String,
     },
 }
@@ -81,7 +81,7 @@ pub enum BuildState {
 pub enum RolloutState {
     Progressing,
     Complete,
-    Failed { code: String, message: String },
+    Failed { cause: Cause, message: String },
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -107,6 +107,9 @@ pub trait Cluster: Send + Sync + 'static {
     /// Applies the workload's Deployment, Service and Ingress with `image_uri`
     /// (server-side apply; idempotent).
     async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError>;
+    /// Removes the workload's Deployment, Service and Ingress (nothing if they are gone):
+    /// an environment whose pointer names no release runs nothing.
+    async fn remove(&self, workload: &Workload) -> Result<(), ClusterError>;
     async fn rollout_state(
         &self,
         workload: &Workload,

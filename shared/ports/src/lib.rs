@@ -2,8 +2,9 @@
 //! `github`, `runtime`) depend on this crate and on `axhub-domain`, never on `axhub-app`; the
 //! use cases (`axhub-app`) see only these traits.
 //!
-//! The store and the queue are crates of their own, because each carries a conformance suite
-//! that every adapter runs; they are re-exported here so that one path names every port.
+//! The store, the queue and the app database are crates of their own, because each carries a
+//! conformance suite that every adapter runs; they are re-exported here so that one path names
+//! every port.
 
 pub mod clock;
 pub mod cluster;
@@ -11,9 +12,11 @@ pub mod credentials;
 pub mod events;
 pub mod github;
 
+pub use axhub_appdb as appdb;
 pub use axhub_queue as queue;
 pub use axhub_store as store;
 
+pub use appdb::AppDatabase;
 pub use clock::{Clock, SystemClock};
 pub use cluster::Cluster;
 pub use credentials::{AccessTokens, Sealed, SealedTokens};

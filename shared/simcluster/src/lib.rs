@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use axhub_domain::Cause;
 use axhub_domain::diagnosis::{ConditionFact, ContainerFact, EventFact, PodFact, ServiceFacts};
 use axhub_ports::cluster::{
     BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
@@ -192,7 +193,7 @@ impl Cluster for SimCluster {
         self.with(|s| {
             let Some((started, commit)) = s.builds.get(&b.deployment_id).cloned() else {
                 return BuildState::Failed {
-                    code: "build.missing".into(),
+                    cause: Cause::BuildLost,
                     message: "no build was started".into(),
                 };
             };
@@ -205,7 +206,7 @@ impl Cluster for SimCluster {
                     log(s, &w, "build: Step 3/4 : RUN npm ci".into());
                     log(s, &w, "build: npm ERR! code ERESOLVE".into());
                     BuildState::Failed {
-                        code: "build.failed".into(),
+                        cause: Cause::BuildFailed,
                         message: "the image build exited with code 1 (step 3/4: RUN npm ci)".into(),
                     }
                 }
@@ -249,6 +250,15 @@ impl Cluster for SimCluster {
         })
     }
 
+    async fn remove(&self, w: &Workload) -> Result<(), ClusterError> {
+        self.with(|s| {
+            let k = key(w);
+            if s.rollouts.remove(&k).is_some() {
+                log(s, &k, "deploy: removed".into());
+            }
+        })
+    }
+
     async fn rollout_state(
         &self,
         w: &Workload,
@@ -264,15 +274,15 @@ impl Cluster for SimCluster {
             }
             match Self::behaviour(s, commit_of(&image)) {
                 Behaviour::RolloutDeadline => RolloutState::Failed {
-                    code: "deploy.progress_deadline_exceeded".into(),
+                    cause: Cause::ProgressDeadlineExceeded,
                     message: "ReplicaSet has timed out progressing".into(),
                 },
                 Behaviour::CrashLoop => RolloutState::Failed {
-                    code: "deploy.crash_loop".into(),
+                    cause: Cause::CrashLoop,
                     message: "container app is in CrashLoopBackOff".into(),
                 },
                 Behaviour::ImagePull => RolloutState::Failed {
-                    code: "deploy.image_pull".into(),
+                    cause: Cause::ImagePullFailed,
                     message: "container app cannot pull its image".into(),
                 },
                 _ => RolloutState::Complete,

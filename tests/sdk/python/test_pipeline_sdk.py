@@ -44,7 +44,7 @@ def test_a_failing_build_names_its_stage(owner, demo):
     created = create_deployment(owner, app, "fa11b0" + random_sha()[6:])
     done = wait_terminal(owner, app, created["id"])
     assert done["status"] == "failed"
-    assert done["failureReason"]["stage"] == "build"
+    assert done["failureReason"]["stage"] == "building"
     assert done["failureReason"]["code"] == "build.failed"
 
 

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axhub_app::credentials::StoredCredentials;
+use axhub_app::state::credentials::StoredCredentials;
 use axhub_auth::{AuthConfig, Authenticator, Claims, JwtKeys};
+use axhub_domain::ErrorCode;
 use axhub_tests::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
@@ -74,7 +75,7 @@ async fn code(auth: &Authenticator, token: &str) -> String {
         .await
     {
         Ok(p) => format!("ok:{}", p.user_id),
-        Err(e) => e.code,
+        Err(e) => e.code.to_string(),
     }
 }
 
@@ -192,9 +193,9 @@ async fn hs256_scopes_and_platform_admin_claims() {
         .authenticate(Some("Basic abc"), None)
         .await
         .unwrap_err();
-    assert_eq!(e.code, "token_invalid");
+    assert_eq!(e.code, ErrorCode::TokenInvalid);
     let e = auth.authenticate(None, None).await.unwrap_err();
-    assert_eq!(e.code, "token_missing");
+    assert_eq!(e.code, ErrorCode::TokenMissing);
 }
 
 #[tokio::test]
@@ -222,7 +223,7 @@ async fn personal_access_tokens_are_checked_by_hash() {
     let stored = t
         .deps
         .store
-        .get(&axhub_app::credentials::personal_access_token_key(
+        .get(&axhub_app::state::credentials::personal_access_token_key(
             &t.world.pat,
         ))
         .await

@@ -70,7 +70,7 @@ async fn the_trigger_writes_its_event_and_build_job_in_the_same_transaction() {
     let page = t
         .deps
         .store
-        .query(Query::new(Index::Gsi1, axhub_app::keys::OUTBOX_PENDING).limit(100))
+        .query(Query::new(Index::Gsi1, axhub_app::state::outbox::PENDING).limit(100))
         .await
         .unwrap();
     let mine: Vec<serde_json::Value> = page

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use axhub_app::{Deps, directory, keys};
+use axhub_app::{Deps, directory};
 use axhub_auth::{AuthConfig, Authenticator, Claims, JwtKeys, mint_hs256};
 use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_http::AppState;
@@ -67,7 +67,7 @@ async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
     let client = Arc::new(
         GitHubClient::new(
             c,
-            Arc::new(axhub_app::credentials::StoredCredentials::new(
+            Arc::new(axhub_app::state::credentials::StoredCredentials::new(
                 store.clone(),
             )),
         )
@@ -84,12 +84,11 @@ async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
         .merge(git_fn::routes())
         .merge(github_webhook_fn::routes());
     let router = axhub_http::finish(
-        routes,
+        routes.into_router(),
         AppState {
             deps: deps.clone(),
             auth,
         },
-        git_fn::openapi(),
     );
     let t = TestApp {
         router,
@@ -247,7 +246,7 @@ impl Gh {
             .t
             .deps
             .store
-            .query(Query::new(Index::Gsi1, keys::OUTBOX_PENDING).limit(1000))
+            .query(Query::new(Index::Gsi1, axhub_app::state::outbox::PENDING).limit(1000))
             .await
             .unwrap();
         page.items
@@ -326,7 +325,8 @@ async fn install_start_redirects_with_a_fresh_state_stored_only_as_a_hash() {
     let state = &loc[prefix.len()..];
     assert_eq!(state.len(), 64);
     assert!(state.bytes().all(|b| b.is_ascii_hexdigit()));
-    let hashed = keys::github_state(&hex::encode(Sha256::digest(state.as_bytes())));
+    let hashed =
+        axhub_app::state::git::state_token_key(&hex::encode(Sha256::digest(state.as_bytes())));
     let item =
         g.t.deps
             .store
@@ -344,7 +344,7 @@ async fn install_start_redirects_with_a_fresh_state_stored_only_as_a_hash() {
     assert!(
         g.t.deps
             .store
-            .get(&keys::github_state(state))
+            .get(&axhub_app::state::git::state_token_key(state))
             .await
             .unwrap()
             .is_none()
@@ -1083,7 +1083,7 @@ async fn without_github_configured_the_operations_answer_503() {
             issuer: None,
             audience: None,
         },
-        Arc::new(axhub_app::credentials::StoredCredentials::new(
+        Arc::new(axhub_app::state::credentials::StoredCredentials::new(
             t.deps.store.clone(),
         )),
     ));
@@ -1267,7 +1267,7 @@ async fn a_push_to_the_connected_branch_deploys_that_commit_once() {
     let item =
         g.t.deps
             .store
-            .get(&keys::github_delivery(&delivery))
+            .get(&axhub_app::state::git::delivery_key(&delivery))
             .await
             .unwrap()
             .unwrap();
@@ -1299,7 +1299,7 @@ async fn a_push_while_one_is_in_progress_is_recorded_as_skipped() {
     let item =
         g.t.deps
             .store
-            .get(&keys::github_delivery(&delivery))
+            .get(&axhub_app::state::git::delivery_key(&delivery))
             .await
             .unwrap()
             .unwrap();

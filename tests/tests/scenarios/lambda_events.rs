@@ -125,11 +125,7 @@ fn sqs_event(records: &[(&str, &str)]) -> aws_lambda_events::sqs::SqsEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_deploy_worker_reports_only_failed_records() {
-    let s = stack(StackOptions {
-        with_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let s = idle_stack().await;
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     let did = r.body["id"].as_str().unwrap().to_owned();
@@ -154,7 +150,7 @@ async fn the_deploy_worker_reports_only_failed_records() {
         .collect();
     assert_eq!(failed, vec!["m-bad".to_string()]);
     // The good record moved the deployment on and enqueued its follow-up.
-    let d = axhub_app::repo::get_deployment(&s.app.deps, uuid::Uuid::parse_str(&did).unwrap())
+    let d = axhub_app::state::deployments::get(&s.app.deps, uuid::Uuid::parse_str(&did).unwrap())
         .await
         .unwrap()
         .unwrap();

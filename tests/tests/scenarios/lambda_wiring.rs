@@ -295,5 +295,5 @@ async fn git_and_the_webhook_have_no_cluster_and_the_webhook_no_github_app() {
     assert!(github.verify_webhook(b"{}", Some(&sig)));
     assert!(!github.verify_webhook(b"{}", Some("sha256=00")));
     let e = github.accounts("user-1").await.unwrap_err();
-    assert_eq!(e.code, "backend_unimplemented");
+    assert_eq!(e.code.as_str(), "backend_unimplemented");
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axhub_app::{keys, repo};
 use axhub_domain::deployment::NewDeployment;
 use axhub_domain::{Deployment, Environment, TriggerSource};
 use axhub_store::{Store, TxOp, Update};
@@ -34,12 +33,12 @@ async fn seed_history(store: &dyn Store, tenant: Uuid, app: Uuid, n: u64) {
             });
             d.cancel(now).unwrap();
             ops.push(TxOp::Put {
-                item: repo::deployment_item(&d).unwrap(),
+                item: axhub_app::state::deployments::item(&d).unwrap(),
                 cond: None,
             });
         }
         ops.push(TxOp::Update {
-            key: keys::app_state(app),
+            key: axhub_app::state::apps::state_key(app),
             update: Update::new().set("deployments_total", seq),
             cond: None,
         });
@@ -93,4 +92,88 @@ async fn listing_costs_the_page_not_the_history() {
     assert_eq!(deep.body["items"][9]["seq"], 1);
     assert_eq!(counting.snapshot(), costs[1]);
     println!("list cost (store calls, items read) with 100,000 vs 10 deployments: {costs:?}");
+}
+
+/// Writes `n` releases the way a success does (its index item, the counter).
+async fn seed_releases(t: &TestApp, app: Uuid, n: u64) {
+    let now = time::OffsetDateTime::now_utc();
+    let mut number = 0;
+    while number < n {
+        let mut work = axhub_app::state::UnitOfWork::new();
+        for _ in 0..99 {
+            if number == n {
+                break;
+            }
+            number += 1;
+            let mut d = Deployment::new(NewDeployment {
+                id: Uuid::now_v7(),
+                app_id: app,
+                tenant_id: t.world.tenant,
+                seq: number,
+                commit_sha: sha(number),
+                branch: Some("main".into()),
+                trigger_source: TriggerSource::Manual,
+                environment: Environment::Production,
+                force_rebuild: false,
+                triggered_by: "seed".into(),
+                now,
+            });
+            d.image_uri = Some(format!("registry.test/app:{}", sha(number)));
+            work.record_release(&d, number).unwrap();
+        }
+        work.commit(&t.deps).await.unwrap();
+    }
+    t.deps
+        .store
+        .update(
+            &axhub_app::state::apps::state_key(app),
+            Update::new().set("releases_total", n),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_releases_list_costs_the_page_not_the_history() {
+    let counting = Arc::new(CountingStore::new(sqlite_store().await));
+    let t = app_on(counting.clone()).await;
+    let w = t.world.clone();
+    seed_releases(&t, w.app, 20_000).await;
+    seed_releases(&t, w.app2, 10).await;
+    let mut costs = Vec::new();
+    for (app, query) in [
+        (w.app, "limit=10"),
+        (w.app2, "limit=10"),
+        (w.app, "limit=5&offset=5"),
+        (w.app2, "limit=5&offset=5"),
+    ] {
+        counting.reset();
+        let r = t
+            .call(
+                Method::GET,
+                &format!("/api/v1/apps/{app}/releases?{query}"),
+                Some(&w.member),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        costs.push(counting.snapshot());
+    }
+    assert_eq!(costs[0], costs[1], "first page: {costs:?}");
+    assert_eq!(costs[2], costs[3], "offset page: {costs:?}");
+    counting.reset();
+    let deep = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/apps/{}/releases?limit=10&offset=19990", w.app),
+            Some(&w.member),
+            None,
+        )
+        .await;
+    assert_eq!(deep.body["total"], 20_000);
+    assert_eq!(deep.body["items"][0]["version"], "v10");
+    assert_eq!(deep.body["items"][9]["version"], "v1");
+    assert_eq!(counting.snapshot(), costs[1]);
+    println!("releases cost (store calls, items read) with 20,000 vs 10 releases: {costs:?}");
 }

@@ -67,7 +67,7 @@ async fn a_deployment_reaches_succeeded_on_its_own_with_its_events_in_order() {
     assert_eq!(r2.status, StatusCode::ACCEPTED);
     let d2 = s.wait_for(w.app, &did(&r2), terminal).await;
     assert_eq!(d2["release_version"], "v2");
-    let ctx = axhub_app::repo::load_app(&s.app.deps, w.app)
+    let ctx = axhub_app::state::apps::load(&s.app.deps, w.app)
         .await
         .unwrap()
         .unwrap();
@@ -123,7 +123,7 @@ async fn a_failing_build_ends_failed_with_a_reason_naming_the_stage() {
     let r = s.app.deploy(w.app, &w.owner, &commit).await;
     let d = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(d["status"], "failed");
-    assert_eq!(d["failure_reason"]["stage"], "build");
+    assert_eq!(d["failure_reason"]["stage"], "building");
     assert_eq!(d["failure_reason"]["code"], "build.failed");
     assert!(
         d["failure_reason"]["message"]
@@ -149,8 +149,9 @@ async fn a_failing_rollout_names_the_deploy_stage() {
         .await;
     let d = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(d["status"], "failed");
-    assert_eq!(d["failure_reason"]["stage"], "deploy");
-    assert_eq!(d["failure_reason"]["code"], "deploy.crash_loop");
+    assert_eq!(d["failure_reason"]["stage"], "deploying");
+    // The cause has the code diagnosis gives it.
+    assert_eq!(d["failure_reason"]["code"], "runtime.crash_loop");
     assert!(
         d["image_uri"].is_string(),
         "the image was built before the rollout failed"
@@ -172,7 +173,7 @@ async fn drain(s: &Stack, id: Uuid) {
                 .unwrap();
             s.queue.ack(&m.receipt).await.unwrap();
         }
-        let d = axhub_app::repo::get_deployment(&s.app.deps, id)
+        let d = axhub_app::state::deployments::get(&s.app.deps, id)
             .await
             .unwrap()
             .unwrap();
@@ -185,11 +186,7 @@ async fn drain(s: &Stack, id: Uuid) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_stage_and_a_redelivered_job_build_once_and_finish_once() {
-    let s = stack(StackOptions {
-        with_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let s = idle_stack().await;
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     let id = Uuid::parse_str(&did(&r)).unwrap();
@@ -386,7 +383,7 @@ async fn rollback_swaps_the_production_image_and_moves_the_pointer() {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let ctx = axhub_app::repo::load_app(&s.app.deps, w.app)
+        let ctx = axhub_app::state::apps::load(&s.app.deps, w.app)
             .await
             .unwrap()
             .unwrap();
@@ -426,7 +423,7 @@ async fn rollback_swaps_the_production_image_and_moves_the_pointer() {
     );
     let workload = axhub_app::pipeline::workload(
         &s.app.deps,
-        &axhub_app::repo::load_app(&s.app.deps, w.app)
+        &axhub_app::state::apps::load(&s.app.deps, w.app)
             .await
             .unwrap()
             .unwrap(),
@@ -463,7 +460,11 @@ async fn rollback_swaps_the_production_image_and_moves_the_pointer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn diagnosis_separates_platform_reasons_from_app_output() {
-    let s = stack(StackOptions::default()).await;
+    let s = stack(StackOptions {
+        rollout: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
     let w = s.app.world.clone();
     let uri = format!("/api/v1/apps/{}/diagnosis", w.app);
     let never = s.app.call(Method::GET, &uri, Some(&w.owner), None).await;
@@ -474,8 +475,19 @@ async fn diagnosis_separates_platform_reasons_from_app_output() {
         .app
         .deploy(w.app, &w.owner, &format!("c4a5c0{}", &SHA[6..]))
         .await;
-    s.wait_for(w.app, &did(&r), terminal).await;
-    let d = s.app.call(Method::GET, &uri, Some(&w.admin), None).await;
+    // Diagnosis explains the live rollout: while it is deploying (once it failed, the workload
+    // is put back to the pointer's release, here none).
+    s.wait_for(w.app, &did(&r), |b| b["status"] == "deploying")
+        .await;
+    let mut d = s.app.call(Method::GET, &uri, Some(&w.admin), None).await;
+    for _ in 0..50 {
+        if d.body["services"].as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        // The stage moved a moment before the worker applied the workload.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        d = s.app.call(Method::GET, &uri, Some(&w.admin), None).await;
+    }
     assert_eq!(d.status, StatusCode::OK, "unhealthy is still a 200");
     assert_eq!(d.body["applicable"], true);
     assert_eq!(d.body["healthy"], false);
@@ -508,7 +520,7 @@ async fn the_simulated_cluster_emits_build_and_runtime_log_lines() {
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     s.wait_for(w.app, &did(&r), terminal).await;
-    let ctx = axhub_app::repo::load_app(&s.app.deps, w.app)
+    let ctx = axhub_app::state::apps::load(&s.app.deps, w.app)
         .await
         .unwrap()
         .unwrap();
@@ -569,11 +581,7 @@ async fn an_image_of_the_same_commit_is_reused_unless_a_rebuild_is_forced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retrying() {
-    let s = stack(StackOptions {
-        with_worker: false,
-        ..Default::default()
-    })
-    .await;
+    let s = idle_stack().await;
     let w = s.app.world.clone();
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     let id = Uuid::parse_str(&did(&r)).unwrap();
@@ -583,11 +591,158 @@ async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retryin
         .unwrap();
     let job = Job::Advance { deployment_id: id };
     assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
-    let d = axhub_app::repo::get_deployment(&s.app.deps, id)
+    let d = axhub_app::state::deployments::get(&s.app.deps, id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(d.status, axhub_domain::DeploymentStatus::Failed);
     assert_eq!(d.failure_reason.unwrap().code, "app_deleted");
     assert!(s.sim.builds_started().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cluster_outage_keeps_the_deployment_and_retries_the_job() {
+    let s = idle_stack().await;
+    let w = s.app.world.clone();
+    let r = s.app.deploy(w.app, &w.owner, SHA).await;
+    let id = Uuid::parse_str(&did(&r)).unwrap();
+    let job = Job::Advance { deployment_id: id };
+    s.sim.set_unavailable(true);
+    // pending → building needs no cluster; building does: the job fails retryably.
+    let e = pipeline::run(&s.app.deps, &job).await.unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.retryable),
+        ("temporarily_unavailable", true)
+    );
+    let d = s
+        .wait_for(w.app, &did(&r), |b| b["status"] == "building")
+        .await;
+    assert!(
+        d["failure_reason"].is_null(),
+        "an outage is not the app's failure"
+    );
+    assert!(s.sim.builds_started().is_empty());
+    // The cluster is back: the redelivered job carries the deployment on.
+    s.sim.set_unavailable(false);
+    drain(&s, id).await;
+    let d = s.wait_for(w.app, &did(&r), terminal).await;
+    assert_eq!(d["status"], "succeeded");
+}
+
+/// The image the app's production workload runs in the simulated cluster, once `settled`
+/// holds for it (waiting, bounded, for the worker's clean-up).
+async fn production_image(
+    s: &Stack,
+    app: Uuid,
+    settled: impl Fn(Option<&str>) -> bool,
+) -> Option<String> {
+    let ctx = axhub_app::state::apps::load(&s.app.deps, app)
+        .await
+        .unwrap()
+        .unwrap();
+    let workload =
+        axhub_app::pipeline::workload(&s.app.deps, &ctx, axhub_domain::Environment::Production)
+            .await
+            .unwrap();
+    for _ in 0..200 {
+        if settled(s.sim.running_image(&workload).as_deref()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    s.sim.running_image(&workload)
+}
+
+async fn production_image_becomes(s: &Stack, app: Uuid, expected: Option<&str>) -> Option<String> {
+    production_image(s, app, |i| i == expected).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_workload_runs_the_pointers_release_after_a_failed_cancelled_or_reaped_rollout() {
+    let s = stack(StackOptions {
+        rollout: Duration::from_millis(600),
+        ..Default::default()
+    })
+    .await;
+    let w = s.app.world.clone();
+    // No release yet: a rollout that fails leaves nothing running.
+    let crash = format!("c4a5c0{}", &SHA[6..]);
+    let r = s.app.deploy(w.app, &w.owner, &crash).await;
+    assert_eq!(
+        s.wait_for(w.app, &did(&r), terminal).await["status"],
+        "failed"
+    );
+    assert_eq!(production_image_becomes(&s, w.app, None).await, None);
+
+    let v1 = s.app.deploy(w.app, &w.owner, SHA).await;
+    let v1 = s.wait_for(w.app, &did(&v1), terminal).await;
+    assert_eq!(v1["status"], "succeeded");
+    let v1_image = v1["image_uri"].as_str().unwrap().to_owned();
+
+    // A rollout that fails: back to v1.
+    let r = s
+        .app
+        .deploy(w.app, &w.owner, &format!("c4a5c0{}", &sha(7)[6..]))
+        .await;
+    let d = s.wait_for(w.app, &did(&r), terminal).await;
+    assert_eq!(d["failure_reason"]["stage"], "deploying");
+    assert_eq!(
+        production_image_becomes(&s, w.app, Some(&v1_image))
+            .await
+            .as_deref(),
+        Some(v1_image.as_str())
+    );
+
+    // A rollout cancelled while it runs: back to v1.
+    let r = s.app.deploy(w.app, &w.owner, &sha(5)).await;
+    s.wait_for(w.app, &did(&r), |b| b["status"] == "deploying")
+        .await;
+    assert_eq!(
+        s.app.cancel(w.app, &did(&r), &w.owner).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        production_image_becomes(&s, w.app, Some(&v1_image))
+            .await
+            .as_deref(),
+        Some(v1_image.as_str())
+    );
+    let ctx = axhub_app::state::apps::load(&s.app.deps, w.app)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ctx.app.production_deployment_id.unwrap().to_string(),
+        v1["id"].as_str().unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rollout_the_reaper_stops_puts_the_workload_back() {
+    let s = stack(StackOptions {
+        rollout: Duration::from_secs(30),
+        pipeline: axhub_app::pipeline::PipelineConfig {
+            poll: Duration::from_millis(100),
+            deploying_deadline: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let w = s.app.world.clone();
+    let r = s.app.deploy(w.app, &w.owner, SHA).await;
+    s.wait_for(w.app, &did(&r), |b| b["status"] == "deploying")
+        .await;
+    let rolling = production_image(&s, w.app, |i| i.is_some()).await;
+    assert!(rolling.is_some_and(|i| i.ends_with(SHA)), "rolling out");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        axhub_app::pipeline::reap(&s.app.deps, 100).await.unwrap(),
+        1
+    );
+    let d = s.wait_for(w.app, &did(&r), terminal).await;
+    assert_eq!(d["failure_reason"]["code"], "timeout");
+    assert_eq!(d["failure_reason"]["stage"], "deploying");
+    // No release before it: the worker removes what the stopped rollout had applied.
+    assert_eq!(production_image_becomes(&s, w.app, None).await, None);
 }

@@ -8,25 +8,22 @@
 //! deployment is created with an idempotency record keyed by the delivery, in the
 //! deployment's own transaction, so even a released claim never deploys a push twice.
 
+use axhub_domain::ErrorCode;
 use axhub_domain::{Category, Error, GitConnection, TriggerSource, validate};
-use axhub_store::{Cond, Index, Item, Query, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{disconnect_ops, github};
-use crate::deployments::{self, Trigger};
+use super::{github, remove};
+use crate::Deps;
 use crate::idempotency::IdempotencyKey;
-use crate::outbox::Outbox;
-use crate::repo::{self, from_item};
-use crate::{Deps, keys, store_error};
+use crate::state::{apps, git};
+use crate::trigger::{self, Trigger};
 
 /// How long a delivery id is remembered.
 pub const DELIVERY_TTL_SECONDS: i64 = 7 * 24 * 3600;
 /// How long a claim lasts while its delivery is processed (longer than any request).
 const CLAIM_SECONDS: i64 = 120;
-/// At most this many pages of connections are read for one repository or installation.
-const MAX_PAGES: usize = 10;
 
 /// One delivery as GitHub sent it.
 #[derive(Debug, Clone, Copy)]
@@ -123,7 +120,7 @@ struct InstallationRepositoriesEvent {
 
 fn invalid_signature() -> Error {
     Error::unauthenticated(
-        "invalid_signature",
+        ErrorCode::InvalidSignature,
         "X-Hub-Signature-256 is missing or does not match the webhook secret",
     )
 }
@@ -141,63 +138,36 @@ pub async fn receive(deps: &Deps, d: Delivery<'_>) -> Result<WebhookOutcome, Err
     {
         return Err(Error::field(
             "X-GitHub-Delivery",
-            "invalid_format",
+            ErrorCode::InvalidFormat,
             "must be GitHub's delivery id",
         ));
     }
     let event = d.event.map(str::trim).unwrap_or_default().to_owned();
-    let key = keys::github_delivery(delivery_id);
     let now = deps.now().unix_timestamp();
-    let mut claim = Item::new();
-    claim.insert("pk".into(), json!(key.pk));
-    claim.insert("sk".into(), json!(key.sk));
-    claim.insert("event".into(), json!(event));
-    claim.insert("state".into(), json!("processing"));
-    claim.insert("ttl".into(), json!(now + CLAIM_SECONDS));
-    match deps
-        .store
-        .put(claim, Some(Cond::absent_or_expired(now)))
-        .await
+    if let Err(first) =
+        git::claim_delivery::<WebhookOutcome>(deps, delivery_id, &event, now, CLAIM_SECONDS).await?
     {
-        Ok(()) => {}
-        Err(StoreError::ConditionFailed) => {
-            let first = deps.store.get(&key).await.map_err(store_error)?;
-            let reason = match first
-                .as_ref()
-                .and_then(|i| i.get("outcome"))
-                .and_then(|o| o.get("outcome"))
-                .and_then(Value::as_str)
-            {
-                Some(o) => format!("delivery already processed: {o}"),
-                None => "delivery is being processed".to_owned(),
-            };
-            tracing::info!(delivery_id, event = %event, "duplicate webhook delivery");
-            return Ok(WebhookOutcome {
-                delivery_id: delivery_id.to_owned(),
-                event,
-                outcome: "duplicate".into(),
-                reason,
-                ..WebhookOutcome::default()
-            });
-        }
-        Err(e) => return Err(store_error(e)),
+        let reason = match first {
+            Some(o) => format!("delivery already processed: {}", o.outcome),
+            None => "delivery is being processed".to_owned(),
+        };
+        tracing::info!(delivery_id, event = %event, "duplicate webhook delivery");
+        return Ok(WebhookOutcome {
+            delivery_id: delivery_id.to_owned(),
+            event,
+            outcome: "duplicate".into(),
+            reason,
+            ..WebhookOutcome::default()
+        });
     }
     let result = dispatch(deps, &event, delivery_id, d.body).await;
     match result {
         Ok(mut outcome) => {
             outcome.delivery_id = delivery_id.to_owned();
             outcome.event = event.clone();
-            let mut item = Item::new();
-            item.insert("pk".into(), json!(key.pk));
-            item.insert("sk".into(), json!(key.sk));
-            item.insert("event".into(), json!(event));
-            item.insert("state".into(), json!("done"));
-            item.insert(
-                "outcome".into(),
-                serde_json::to_value(&outcome).unwrap_or(Value::Null),
-            );
-            item.insert("ttl".into(), json!(now + DELIVERY_TTL_SECONDS));
-            if let Err(e) = deps.store.put(item, None).await {
+            let expires = now + DELIVERY_TTL_SECONDS;
+            if let Err(e) = git::record_delivery(deps, delivery_id, &event, &outcome, expires).await
+            {
                 // The work is done and idempotent; the claim still guards for a while.
                 tracing::warn!(delivery_id, error = %e, "could not record the webhook delivery");
             }
@@ -206,11 +176,7 @@ pub async fn receive(deps: &Deps, d: Delivery<'_>) -> Result<WebhookOutcome, Err
         }
         Err(e) => {
             // Let a redelivery try again; deployments it made are guarded by idempotency.
-            if let Err(release) = deps
-                .store
-                .delete(&key, Some(Cond::eq("state", "processing")))
-                .await
-            {
+            if let Err(release) = git::release_delivery(deps, delivery_id).await {
                 tracing::warn!(delivery_id, error = %release, "could not release a webhook claim");
             }
             Err(e)
@@ -239,12 +205,7 @@ async fn dispatch(
                     e.action
                 )));
             }
-            let found = connections(
-                deps,
-                Index::Gsi2,
-                keys::installation_connections_gsi(e.installation.id),
-            )
-            .await?;
+            let found = git::connections_through_installation(deps, e.installation.id).await?;
             disconnect_all(deps, found, "installation_deleted").await
         }
         "installation_repositories" => {
@@ -258,7 +219,7 @@ async fn dispatch(
             let mut found = Vec::new();
             for r in &e.repositories_removed {
                 found.extend(
-                    connections(deps, Index::Gsi1, keys::repo_connections_gsi(&r.full_name))
+                    git::connections_to_repo(deps, &r.full_name)
                         .await?
                         .into_iter()
                         .filter(|g| g.installation_id == e.installation.id),
@@ -268,35 +229,13 @@ async fn dispatch(
         }
         "" => Err(Error::field(
             "X-GitHub-Event",
-            "required",
+            ErrorCode::Required,
             "must name the event",
         )),
         other => Ok(WebhookOutcome::ignored(format!(
             "{other} events are not acted on"
         ))),
     }
-}
-
-/// The connections under one lookup key (a repository or an installation): keyed queries,
-/// never a scan.
-async fn connections(deps: &Deps, index: Index, pk: String) -> Result<Vec<GitConnection>, Error> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for _ in 0..MAX_PAGES {
-        let page = deps
-            .store
-            .query(Query::new(index, pk.clone()).limit(100).start_after(start))
-            .await
-            .map_err(store_error)?;
-        for item in page.items {
-            out.push(from_item::<GitConnection>(item)?);
-        }
-        match page.last_key {
-            Some(k) => start = Some(k),
-            None => break,
-        }
-    }
-    Ok(out)
 }
 
 async fn disconnect_all(
@@ -309,21 +248,13 @@ async fn disconnect_all(
     }
     let mut disconnected = Vec::new();
     for g in found {
-        let tenant = match repo::load_app(deps, g.app_id).await? {
+        let tenant = match apps::load(deps, g.app_id).await? {
             Some(ctx) => ctx.app.tenant_id,
             None => Uuid::nil(),
         };
-        let mut outbox = Outbox::new();
-        let ops = disconnect_ops(deps, &mut outbox, tenant, &g, reason, "github")?;
-        match deps.store.transact(ops).await {
-            Ok(()) => {
-                tracing::info!(app_id = %g.app_id, reason, "git disconnected by GitHub");
-                outbox.publish(deps).await;
-                disconnected.push(g.app_id);
-            }
-            // Reconnected elsewhere or already gone meanwhile: leave it.
-            Err(StoreError::TransactionCancelled { .. }) => {}
-            Err(e) => return Err(store_error(e)),
+        // Reconnected elsewhere or already gone meanwhile: leave it.
+        if remove(deps, tenant, &g, reason, "github").await? {
+            disconnected.push(g.app_id);
         }
     }
     Ok(WebhookOutcome {
@@ -348,20 +279,16 @@ async fn push(deps: &Deps, delivery_id: &str, e: PushEvent) -> Result<WebhookOut
         )));
     }
     let sha = validate::commit_sha(&e.after)?;
-    let found: Vec<GitConnection> = connections(
-        deps,
-        Index::Gsi1,
-        keys::repo_connections_gsi(&e.repository.full_name),
-    )
-    .await?
-    .into_iter()
-    .filter(|g| {
-        g.branch == branch
-            && e.installation
-                .as_ref()
-                .is_none_or(|i| i.id == g.installation_id)
-    })
-    .collect();
+    let found: Vec<GitConnection> = git::connections_to_repo(deps, &e.repository.full_name)
+        .await?
+        .into_iter()
+        .filter(|g| {
+            g.branch == branch
+                && e.installation
+                    .as_ref()
+                    .is_none_or(|i| i.id == g.installation_id)
+        })
+        .collect();
     if found.is_empty() {
         return Ok(WebhookOutcome::ignored(format!(
             "no app deploys {}@{branch}",
@@ -381,7 +308,7 @@ async fn push(deps: &Deps, delivery_id: &str, e: PushEvent) -> Result<WebhookOut
             message,
         };
         // Read the app afresh: the connection may have moved since the index was read.
-        let Some(ctx) = repo::load_app(deps, app_id).await? else {
+        let Some(ctx) = apps::load(deps, app_id).await? else {
             outcome
                 .skipped
                 .push(skip("not_found", "the app no longer exists".into()));
@@ -410,14 +337,14 @@ async fn push(deps: &Deps, delivery_id: &str, e: PushEvent) -> Result<WebhookOut
             by: by.clone(),
             force_rebuild: false,
         };
-        match deployments::start(deps, ctx, trigger, Some(&idem)).await {
+        match trigger::start(deps, ctx, trigger, Some(&idem)).await {
             Ok(created) => outcome.deployments.extend(deployment_id(&created.body)),
             Err(err) if err.category == Category::Conflict => {
                 outcome.skipped.push(skip("in_progress", err.message));
             }
             Err(err) if err.category == Category::PreconditionFailed => {
-                let code = err.code.clone();
-                outcome.skipped.push(skip(&code, err.message));
+                let code = err.code.as_str();
+                outcome.skipped.push(skip(code, err.message));
             }
             Err(err) => return Err(err),
         }

@@ -1,0 +1,166 @@
+//! Every domain event this service emits, built from the state it describes (docs/events.md
+//! is the contract). Only this module says what an event's detail holds.
+
+use axhub_domain::deployment::rfc3339;
+use axhub_domain::{Deployment, DomainEvent, Environment, EventKind, GitConnection, Rollback};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// An event about deployment `d`, in its tenant and app.
+fn of_deployment(
+    kind: EventKind,
+    d: &Deployment,
+    at: OffsetDateTime,
+    detail: Value,
+) -> DomainEvent {
+    DomainEvent::new(kind, d.tenant_id, d.app_id, at, detail)
+}
+
+/// A deployment was created (pending).
+pub fn deployment_started(d: &Deployment) -> DomainEvent {
+    of_deployment(
+        EventKind::DeploymentStarted,
+        d,
+        d.started_at,
+        json!({
+            "deployment_id": d.id,
+            "status": d.status,
+            "stage": d.current_stage,
+            "commit_sha": d.commit_sha,
+            "trigger_source": d.trigger_source,
+            "environment": d.environment,
+            "started_at": rfc3339(d.started_at),
+        }),
+    )
+}
+
+/// A deployment moved to its next stage.
+pub fn deployment_stage_changed(d: &Deployment) -> DomainEvent {
+    of_deployment(
+        EventKind::DeploymentStageChanged,
+        d,
+        d.updated_at,
+        json!({
+            "deployment_id": d.id,
+            "status": d.status,
+            "stage": d.current_stage,
+            "image_uri": d.image_uri,
+            "changed_at": rfc3339(d.updated_at),
+        }),
+    )
+}
+
+/// A deployment ended: succeeded, failed (the reaper's `timeout` too) or cancelled.
+pub fn deployment_finished(d: &Deployment) -> DomainEvent {
+    of_deployment(
+        EventKind::DeploymentFinished,
+        d,
+        d.updated_at,
+        json!({
+            "deployment_id": d.id,
+            "status": d.status,
+            "failure_reason": d.failure_reason,
+            "release_version": d.release_version,
+            "completed_at": d.completed_at.map(rfc3339),
+        }),
+    )
+}
+
+/// A succeeded deployment moved its environment's pointer.
+pub fn pointer_moved_by_deployment(d: &Deployment, env: Environment) -> DomainEvent {
+    of_deployment(
+        EventKind::ProductionPointerMoved,
+        d,
+        d.updated_at,
+        json!({
+            "deployment_id": d.id,
+            "environment": env,
+            "release_version": d.release_version,
+            "image_uri": d.image_uri,
+            "cause": "deployment",
+            "moved_at": rfc3339(d.updated_at),
+        }),
+    )
+}
+
+/// A rollback rolled out and moved the production pointer to its target.
+pub fn pointer_moved_by_rollback(r: &Rollback) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::ProductionPointerMoved,
+        r.tenant_id,
+        r.app_id,
+        r.updated_at,
+        json!({
+            "deployment_id": r.deployment_id,
+            "previous_deployment_id": r.previous_deployment_id,
+            "environment": Environment::Production,
+            "release_version": r.release_version,
+            "image_uri": r.image_uri,
+            "cause": "rollback",
+            "rollback_id": r.id,
+            "requested_by": r.requested_by,
+            "moved_at": rfc3339(r.updated_at),
+        }),
+    )
+}
+
+/// A git connection changed: `GitConnected` when made or replaced (reason `connected`) or
+/// retargeted (`branch_changed`); `GitDisconnected` when removed by a person
+/// (`disconnected`) or by GitHub (`installation_deleted`, `repository_removed`).
+pub fn git_connection(
+    kind: EventKind,
+    tenant: Uuid,
+    g: &GitConnection,
+    reason: &str,
+    by: &str,
+    at: OffsetDateTime,
+) -> DomainEvent {
+    let detail = json!({
+        "provider": g.provider,
+        "repo_full_name": g.repo_full_name,
+        "branch": g.branch,
+        "installation_id": g.installation_id,
+        "reason": reason,
+        "by": by,
+    });
+    DomainEvent::new(kind, tenant, g.app_id, at, detail)
+}
+
+/// A rollback was accepted and holds the app's slot.
+pub fn rollback_started(r: &Rollback) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::RollbackStarted,
+        r.tenant_id,
+        r.app_id,
+        r.created_at,
+        json!({
+            "rollback_id": r.id,
+            "deployment_id": r.deployment_id,
+            "release_version": r.release_version,
+            "image_uri": r.image_uri,
+            "previous_deployment_id": r.previous_deployment_id,
+            "requested_by": r.requested_by,
+            "started_at": rfc3339(r.created_at),
+        }),
+    )
+}
+
+/// A rollback ended: `succeeded` (the pointer moved, with its `ProductionPointerMoved`) or
+/// `failed` (with the reason; production runs the pointer's release again).
+pub fn rollback_finished(r: &Rollback) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::RollbackFinished,
+        r.tenant_id,
+        r.app_id,
+        r.updated_at,
+        json!({
+            "rollback_id": r.id,
+            "deployment_id": r.deployment_id,
+            "status": r.status.as_str(),
+            "failure_reason": r.failure_reason,
+            "release_version": r.release_version,
+            "completed_at": r.completed_at.map(rfc3339),
+        }),
+    )
+}

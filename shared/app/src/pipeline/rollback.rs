@@ -1,0 +1,119 @@
+//! The rollback worker: rolls the target release's image out to production and ends the
+//! rollback in one unit of work: succeeded (pointer moved, slot freed) or failed (slot freed,
+//! then the workload put back to the pointer's release). The reaper ends one past its
+//! deadline the same way.
+
+use axhub_domain::{Cause, Environment, Error, FailureReason, Rollback, RollbackStatus, Stage};
+use axhub_ports::cluster::{ClusterError, RolloutState};
+use uuid::Uuid;
+
+use super::settle::settle_workload;
+use super::{DEPLOY_QUEUE, Job, Next, workload};
+use crate::state::trackers::Tracked;
+use crate::state::{Refused, UnitOfWork, apps, rollbacks};
+use crate::{Deps, events};
+
+pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
+    let cluster = deps.cluster()?.clone();
+    let Some(r) = rollbacks::get(deps, rollback_id).await? else {
+        tracing::warn!(%rollback_id, "job for an unknown rollback dropped");
+        return Ok(Next::Done);
+    };
+    if r.status.is_terminal() {
+        // A failed rollback leaves production on the pointer's release (a redelivery, or the
+        // reaper's follow-up); doing it again is harmless.
+        if r.status == RollbackStatus::Failed {
+            settle_workload(deps, cluster.as_ref(), r.app_id, Environment::Production).await?;
+        }
+        return Ok(Next::Done);
+    }
+    let Some(ctx) = apps::load(deps, r.app_id).await? else {
+        let reason = FailureReason::new(
+            Stage::Deploying,
+            Cause::AppDeleted,
+            "the app was deleted while it was being rolled back",
+        );
+        end(deps, &r, Err(reason), false).await?;
+        return Ok(Next::Done);
+    };
+    let w = workload(deps, &ctx, Environment::Production).await?;
+    let state = match cluster.apply(&w, &r.image_uri).await {
+        Ok(()) => cluster.rollout_state(&w, &r.image_uri).await,
+        Err(e) => Err(e),
+    };
+    let outcome = match state {
+        Ok(RolloutState::Progressing) => return Ok(Next::Again(deps.pipeline.poll)),
+        Ok(RolloutState::Complete) => Ok(()),
+        Ok(RolloutState::Failed { cause, message }) => {
+            Err(FailureReason::new(Stage::Deploying, cause, message))
+        }
+        Err(ClusterError::Unavailable(m)) => {
+            return Err(Error::unavailable(format!("cluster unavailable: {m}")));
+        }
+        Err(ClusterError::Refused(m)) => Err(FailureReason::new(
+            Stage::Deploying,
+            Cause::ClusterRefused,
+            m,
+        )),
+    };
+    let failed = outcome.is_err();
+    if !end(deps, &r, outcome, false).await? {
+        // Moved meanwhile (the reaper): look again at what is there now.
+        return Ok(Next::Again(std::time::Duration::ZERO));
+    }
+    if failed {
+        // The slot is free now: production goes back to its pointer's release.
+        settle_workload(deps, cluster.as_ref(), r.app_id, Environment::Production).await?;
+    }
+    Ok(Next::Done)
+}
+
+/// Ends the rollback: succeeded (`Ok`) moves the production pointer from what it was when the
+/// rollback was accepted to its target; failed (`Err`) only frees the slot. With
+/// `follow_up`, its job is enqueued with the move so a worker puts the workload back. False
+/// when the rollback or the app's state moved meanwhile.
+pub(super) async fn end(
+    deps: &Deps,
+    r: &Rollback,
+    outcome: Result<(), FailureReason>,
+    follow_up: bool,
+) -> Result<bool, Error> {
+    let now = deps.now();
+    let mut new = r.clone();
+    let moved = match outcome {
+        Ok(()) => {
+            new.succeed(now)?;
+            Some((r.previous_deployment_id, r.deployment_id))
+        }
+        Err(reason) => {
+            new.fail(reason, now)?;
+            None
+        }
+    };
+    let mut work = UnitOfWork::new();
+    work.replace_rollback(r, &new)?;
+    work.untrack_deadline(
+        Tracked::Rollback(r.id),
+        r.updated_at + deps.pipeline.rollback_deadline,
+    );
+    work.end_rollback(r.app_id, r.id, moved);
+    if moved.is_some() {
+        work.emit(events::pointer_moved_by_rollback(&new))?;
+    }
+    work.emit(events::rollback_finished(&new))?;
+    if follow_up {
+        let job = Job::Rollback { rollback_id: r.id };
+        work.enqueue(DEPLOY_QUEUE, job.body(), std::time::Duration::ZERO)?;
+    }
+    match work.commit(deps).await {
+        Ok(()) => {
+            tracing::info!(rollback_id = %r.id, app_id = %r.app_id, status = new.status.as_str(), "rollback ended");
+            Ok(true)
+        }
+        Err(Refused::Lost { guards }) => {
+            tracing::debug!(rollback_id = %r.id, ?guards, "rollback end lost a race");
+            Ok(false)
+        }
+        Err(Refused::Failed(e)) => Err(e),
+    }
+}

@@ -1,0 +1,67 @@
+//! What runs is what the pointer says (DESIGN §6): once no change is rolling out an
+//! environment, its workload runs the release the environment's pointer names, or nothing
+//! when there is none. A deployment that failed or was cancelled after it touched the workload
+//! puts it back here.
+
+use axhub_domain::{DeploymentStatus, Environment, Error};
+use axhub_ports::Cluster;
+use axhub_ports::cluster::ClusterError;
+use uuid::Uuid;
+
+use super::workload;
+use crate::Deps;
+use crate::state::apps::{self, ActiveChange};
+use crate::state::deployments;
+
+/// Puts the app's `env` workload back to its pointer's release, unless the change holding the
+/// app's slot is rolling out that environment right now (it owns the workload until it ends,
+/// and ends here again).
+pub(super) async fn settle_workload(
+    deps: &Deps,
+    cluster: &dyn Cluster,
+    app_id: Uuid,
+    env: Environment,
+) -> Result<(), Error> {
+    let Some(ctx) = apps::load(deps, app_id).await? else {
+        return Ok(());
+    };
+    match ctx.state.active {
+        Some(ActiveChange::Deployment(active)) => {
+            if let Some(holder) = deployments::get(deps, active).await?
+                && holder.environment == env
+                && holder.status == DeploymentStatus::Deploying
+            {
+                return Ok(());
+            }
+        }
+        Some(ActiveChange::Rollback(_)) if env == Environment::Production => return Ok(()),
+        _ => {}
+    }
+    let pointer = match env {
+        Environment::Production => ctx.app.production_deployment_id,
+        Environment::Staging => ctx.app.staging_deployment_id,
+    };
+    let image = match pointer {
+        Some(id) => deployments::get(deps, id).await?.and_then(|d| d.image_uri),
+        None => None,
+    };
+    let w = workload(deps, &ctx, env).await?;
+    let result = match &image {
+        Some(image) => cluster.apply(&w, image).await,
+        None => cluster.remove(&w).await,
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(%app_id, environment = ?env, image = ?image, "workload put back to its pointer");
+            Ok(())
+        }
+        // Retried with the job that asked.
+        Err(ClusterError::Unavailable(m)) => {
+            Err(Error::unavailable(format!("cluster unavailable: {m}")))
+        }
+        Err(ClusterError::Refused(m)) => {
+            tracing::error!(%app_id, environment = ?env, message = %m, "the cluster refused to put the workload back");
+            Ok(())
+        }
+    }
+}

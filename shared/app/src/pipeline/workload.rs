@@ -1,0 +1,45 @@
+//! Where an app's image goes and where its set runs.
+
+use axhub_domain::{Environment, Error};
+use axhub_ports::cluster::Workload;
+
+use crate::Deps;
+use crate::state::apps::AppContext;
+use crate::state::tenants;
+
+use super::PipelineConfig;
+
+/// The image a deployment builds: one per app and commit, so an unchanged commit reuses it.
+pub fn image_uri(cfg: &PipelineConfig, ctx: &AppContext, commit_sha: &str) -> String {
+    format!(
+        "{}/{}/{}:{}",
+        cfg.registry.trim_end_matches('/'),
+        ctx.app.tenant_id.simple(),
+        ctx.app.slug,
+        commit_sha
+    )
+}
+
+/// The app's set in `env`, served at `{subdomain}[-staging].{tenant slug}.{domain}`.
+pub async fn workload(deps: &Deps, ctx: &AppContext, env: Environment) -> Result<Workload, Error> {
+    let tenant = tenants::get(deps, ctx.app.tenant_id)
+        .await?
+        .map(|t| t.slug)
+        .unwrap_or_else(|| ctx.app.tenant_id.simple().to_string());
+    let sub = ctx
+        .app
+        .subdomain
+        .clone()
+        .unwrap_or_else(|| ctx.app.slug.clone());
+    let label = match env {
+        Environment::Production => sub,
+        Environment::Staging => format!("{sub}-staging"),
+    };
+    Ok(Workload {
+        tenant_id: ctx.app.tenant_id,
+        app_id: ctx.app.id,
+        app_slug: ctx.app.slug.clone(),
+        environment: env,
+        host: format!("{label}.{tenant}.{}", deps.pipeline.domain),
+    })
+}

@@ -1,0 +1,299 @@
+//! The app: its read model (`APP#{id}` / `META`, fed by the apps and review services) and this
+//! service's own state next to it (`APP#{id}` / `DEPLOYSTATE`: the one in-progress slot, the
+//! counters, staging, the pointers). One keyed query on `APP#{id}` reads both together with the
+//! git connection (`GIT`).
+
+use axhub_domain::{App, Environment, Error, GitConnection};
+use axhub_store::{Cond, Index, Item, Key, Query, SK, TxOp, Update};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::codec::{from_item, to_item};
+use super::{Guard, UnitOfWork, app_pk as pk, git};
+use crate::{Deps, store_error};
+
+pub const META: &str = "META";
+pub const DEPLOY_STATE: &str = "DEPLOYSTATE";
+
+/// Attributes of [`App`] that are this service's own (kept on `DEPLOYSTATE`): never written
+/// from, nor overwritten by, the apps service's events.
+pub const SERVICE_OWNED: [&str; 3] = [STAGING_ENABLED, PRODUCTION_POINTER, STAGING_POINTER];
+
+const ACTIVE_CHANGE: &str = "active_change_id";
+const ACTIVE_KIND: &str = "active_change_kind";
+const DEPLOYMENTS_TOTAL: &str = "deployments_total";
+const RELEASES_TOTAL: &str = "releases_total";
+const STAGING_ENABLED: &str = "staging_enabled";
+const PRODUCTION_POINTER: &str = "production_deployment_id";
+const STAGING_POINTER: &str = "staging_deployment_id";
+const DELETED: &str = "deleted";
+const APPROVED: &str = "approved";
+
+/// The app's read-model item.
+pub fn key(app: Uuid) -> Key {
+    Key::new(pk(app), META)
+}
+
+/// This service's own state of the app.
+pub fn state_key(app: Uuid) -> Key {
+    Key::new(pk(app), DEPLOY_STATE)
+}
+
+/// A change that holds the app's one in-progress slot (DESIGN §6: one change per app at a
+/// time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveChange {
+    Deployment(Uuid),
+    Rollback(Uuid),
+}
+
+impl ActiveChange {
+    pub fn id(self) -> Uuid {
+        match self {
+            ActiveChange::Deployment(id) | ActiveChange::Rollback(id) => id,
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            ActiveChange::Deployment(_) => "deployment",
+            ActiveChange::Rollback(_) => "rollback",
+        }
+    }
+
+    /// What it is, for messages: `deployment 0190…`.
+    pub fn describe(self) -> String {
+        format!("{} {}", self.kind(), self.id())
+    }
+}
+
+/// This service's own per-app state, next to the read model of the app.
+#[derive(Debug, Clone, Default)]
+pub struct AppDeployState {
+    /// The change holding the app's one in-progress slot.
+    pub active: Option<ActiveChange>,
+    /// How many deployments the app ever had; also the `seq` of the newest.
+    pub deployments_total: u64,
+    /// How many releases (succeeded deployments) the app ever had.
+    pub releases_total: u64,
+}
+
+/// Everything about an app one request needs, read with a single keyed query.
+#[derive(Debug, Clone)]
+pub struct AppContext {
+    pub app: App,
+    pub state: AppDeployState,
+    pub git: Option<GitConnection>,
+}
+
+impl AppContext {
+    /// Whether the change with this id holds the app's in-progress slot.
+    pub fn holds_slot(&self, change: Uuid) -> bool {
+        self.state.active.map(ActiveChange::id) == Some(change)
+    }
+}
+
+/// The app with its state and connection; `None` for a missing or deleted app.
+pub async fn load(deps: &Deps, app_id: Uuid) -> Result<Option<AppContext>, Error> {
+    let page = deps
+        .store
+        .query(Query::new(Index::Primary, pk(app_id)).limit(20))
+        .await
+        .map_err(store_error)?;
+    let (mut app, mut state_item, mut connection) = (None, None, None);
+    for item in page.items {
+        match item.get(SK).and_then(Value::as_str) {
+            // A deleted app leaves a tombstone (see ingest): it does not exist.
+            Some(META) if item.get(DELETED) == Some(&Value::Bool(true)) => {}
+            Some(META) => app = Some(from_item::<App>(item)?),
+            Some(DEPLOY_STATE) => state_item = Some(item),
+            Some(git::CONNECTION) => connection = Some(git::decode(item)?),
+            _ => {}
+        }
+    }
+    let Some(mut app) = app else { return Ok(None) };
+    let mut state = AppDeployState::default();
+    if let Some(item) = state_item {
+        let id = |n: &str| {
+            item.get(n)
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+        };
+        let count = |n: &str| item.get(n).and_then(Value::as_u64).unwrap_or(0);
+        state.active =
+            id(ACTIVE_CHANGE).map(
+                |active| match item.get(ACTIVE_KIND).and_then(Value::as_str) {
+                    Some("rollback") => ActiveChange::Rollback(active),
+                    _ => ActiveChange::Deployment(active),
+                },
+            );
+        state.deployments_total = count(DEPLOYMENTS_TOTAL);
+        state.releases_total = count(RELEASES_TOTAL);
+        app.staging_enabled = item
+            .get(STAGING_ENABLED)
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        app.production_deployment_id = id(PRODUCTION_POINTER);
+        app.staging_deployment_id = id(STAGING_POINTER);
+    }
+    Ok(Some(AppContext {
+        app,
+        state,
+        git: connection,
+    }))
+}
+
+/// The app's read-model item, without this service's own attributes.
+pub fn read_model_item(app: &App) -> Result<Item, Error> {
+    let mut item = to_item(&key(app.id), app)?;
+    for own in SERVICE_OWNED {
+        item.remove(own);
+    }
+    Ok(item)
+}
+
+/// Writes the app's read-model fields (seeding; events go through `ingest`).
+pub async fn put_read_model(deps: &Deps, app: &App) -> Result<(), Error> {
+    deps.store
+        .put(read_model_item(app)?, None)
+        .await
+        .map_err(store_error)
+}
+
+/// Review approved the app: approval only ever turns on. False when the app is unknown.
+pub async fn mark_approved(deps: &Deps, app_id: Uuid) -> Result<bool, Error> {
+    match deps
+        .store
+        .update(
+            &key(app_id),
+            Update::new().set(APPROVED, true),
+            Some(Cond::Exists),
+        )
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(axhub_store::StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Marks the app as opted in to staging (or not).
+pub async fn set_staging_enabled(deps: &Deps, app_id: Uuid, enabled: bool) -> Result<(), Error> {
+    deps.store
+        .update(
+            &state_key(app_id),
+            Update::new().set(STAGING_ENABLED, enabled),
+            None,
+        )
+        .await
+        .map_err(store_error)?;
+    Ok(())
+}
+
+fn pointer_attr(env: Environment) -> &'static str {
+    match env {
+        Environment::Production => PRODUCTION_POINTER,
+        Environment::Staging => STAGING_POINTER,
+    }
+}
+
+/// The condition that a counter still has the value read (missing reads as 0).
+fn counter_is(name: &str, seen: u64) -> Cond {
+    if seen == 0 {
+        Cond::has_not(name)
+    } else {
+        Cond::eq(name, seen)
+    }
+}
+
+/// A release moved by a finished deployment: the counter it saw and where the pointer goes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRelease {
+    pub releases_seen: u64,
+    pub environment: Environment,
+    pub deployment_id: Uuid,
+}
+
+impl UnitOfWork {
+    /// Takes the app's one in-progress slot for `change`: holds only if the slot is free.
+    /// A deployment also counts as the app's deployment number `seen_total + 1`, only if
+    /// nobody counted one since (so `seq` stays dense).
+    pub fn claim_slot(&mut self, app_id: Uuid, change: ActiveChange, seen_total: Option<u64>) {
+        let mut update = Update::new()
+            .set(ACTIVE_CHANGE, change.id().to_string())
+            .set(ACTIVE_KIND, change.kind());
+        let mut conds = vec![Cond::has_not(ACTIVE_CHANGE)];
+        if let Some(seen) = seen_total {
+            update = update.set(DEPLOYMENTS_TOTAL, seen + 1);
+            conds.push(counter_is(DEPLOYMENTS_TOTAL, seen));
+        }
+        self.push(
+            TxOp::Update {
+                key: state_key(app_id),
+                update,
+                cond: Some(Cond::And(conds)),
+            },
+            Some(Guard::AppState),
+        );
+    }
+
+    /// What a finished deployment changes on its app: frees the slot it holds, and for a
+    /// success counts the release and moves the environment's pointer to it.
+    pub fn settle_app(
+        &mut self,
+        app_id: Uuid,
+        free_slot_of: Option<Uuid>,
+        release: Option<NewRelease>,
+    ) {
+        let mut update = Update::new();
+        let mut conds = Vec::new();
+        if let Some(d) = free_slot_of {
+            update = update.remove(ACTIVE_CHANGE).remove(ACTIVE_KIND);
+            conds.push(Cond::eq(ACTIVE_CHANGE, d.to_string()));
+        }
+        if let Some(r) = release {
+            update = update
+                .set(RELEASES_TOTAL, r.releases_seen + 1)
+                .set(pointer_attr(r.environment), r.deployment_id.to_string());
+            conds.push(counter_is(RELEASES_TOTAL, r.releases_seen));
+        }
+        if conds.is_empty() {
+            return;
+        }
+        self.push(
+            TxOp::Update {
+                key: state_key(app_id),
+                update,
+                cond: Some(Cond::And(conds)),
+            },
+            Some(Guard::AppState),
+        );
+    }
+
+    /// Ends a rollback on its app: frees the slot it holds and, when it succeeded, moves the
+    /// production pointer from `from` (as read when it was accepted) to `to`.
+    pub fn end_rollback(
+        &mut self,
+        app_id: Uuid,
+        rollback: Uuid,
+        moved: Option<(Option<Uuid>, Uuid)>,
+    ) {
+        let mut update = Update::new().remove(ACTIVE_CHANGE).remove(ACTIVE_KIND);
+        let mut conds = vec![Cond::eq(ACTIVE_CHANGE, rollback.to_string())];
+        if let Some((from, to)) = moved {
+            update = update.set(PRODUCTION_POINTER, to.to_string());
+            conds.push(match from {
+                Some(p) => Cond::eq(PRODUCTION_POINTER, p.to_string()),
+                None => Cond::has_not(PRODUCTION_POINTER),
+            });
+        }
+        self.push(
+            TxOp::Update {
+                key: state_key(app_id),
+                update,
+                cond: Some(Cond::And(conds)),
+            },
+            Some(Guard::AppState),
+        );
+    }
+}
