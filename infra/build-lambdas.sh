@@ -2,9 +2,9 @@
 # Builds every function the way `sam build` does (template.yaml's BuildMethod
 # rust-cargolambda): `cargo lambda build --release --arm64`, zig as the aarch64 linker. One
 # invocation for all functions, so the dependencies compile once. Leaves each bootstrap in
-# target/lambda/<binary>/bootstrap and prints their sizes.
+# <target dir>/lambda/<binary>/bootstrap and prints their sizes.
 #
-# Installs cargo-lambda and ziglang (PyPI) into target/lambda-venv and the Rust aarch64
+# Installs cargo-lambda and ziglang (PyPI) into target/lambda-venv (or $LAMBDA_VENV) and the Rust aarch64
 # target with rustup. CI runs this before infra/test.sh; cold, it is the longest step (see
 # README, Performance).
 set -euo pipefail
@@ -12,7 +12,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
-VENV="$REPO/target/lambda-venv"
+VENV="${LAMBDA_VENV:-$REPO/target/lambda-venv}"
 if [[ ! -x "$VENV/bin/cargo-lambda" ]]; then
     python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
@@ -32,8 +32,10 @@ cargo lambda build --release --arm64 "${ARGS[@]}"
 echo "build-lambdas.sh: built in $((SECONDS - start)) s"
 
 # What SAM uploads: an aarch64 ELF `bootstrap` per binary (e_machine 183 is AArch64).
+TARGET="$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 for name in deployments git github-webhook deploy-worker maintenance events-ingest; do
-    python3 - "target/lambda/$name/bootstrap" <<'PY'
+    python3 - "$TARGET/lambda/$name/bootstrap" <<'PY'
 import os, struct, sys
 path = sys.argv[1]
 with open(path, "rb") as f:
