@@ -177,3 +177,52 @@ impl EventSink for Lazy<dyn EventSink> {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axhub_ports::store::Key;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn built_on_first_use_once_and_a_failure_is_tried_again() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let lazy = Lazy::<dyn Store>::new("the test store", move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    anyhow::bail!("first construction fails");
+                }
+                let store: Arc<dyn Store> = Arc::new(axhub_sqlite::SqliteStore::in_memory()?);
+                Ok(store)
+            }
+        });
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            0,
+            "nothing built before first use"
+        );
+        assert!(!lazy.is_built());
+
+        let key = Key {
+            pk: "p".into(),
+            sk: "s".into(),
+        };
+        let first = Store::get(&lazy, &key).await;
+        assert!(
+            matches!(first, Err(StoreError::Unavailable(_))),
+            "{first:?}"
+        );
+        assert_eq!(
+            Store::get(&lazy, &key).await.ok(),
+            Some(None),
+            "the next call builds it"
+        );
+        assert_eq!(Store::get(&lazy, &key).await.ok(), Some(None));
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "built once it succeeded");
+        assert!(lazy.is_built());
+    }
+}
