@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: starts moto (DynamoDB, SQS stand-in) for the adapter
-# conformance suites, runs every Rust test, then drives axhub-local with the official Python
-# SDK. Needs only cargo and python3; installs moto and the SDK into virtualenvs under target/.
+# conformance suites, lints template.yaml (cfn-lint, sam validate), runs every Rust test, then
+# drives axhub-local with the official Python SDK. Needs only cargo and python3; installs
+# moto, the linters and the SDK into virtualenvs under target/. (CI also builds every
+# function for Lambda first: infra/build-lambdas.sh.)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,13 +15,17 @@ trap cleanup EXIT
 eval "$(infra/moto.sh start)"
 eval "$(infra/postgres.sh start)"
 
-# The SAM template is checked as CloudFormation sees it (SAM transform included).
+# The SAM template is checked as CloudFormation sees it (cfn-lint, SAM transform included)
+# and as SAM sees it (`sam validate --lint`: the transform itself, offline).
 LINT_VENV="$REPO/target/lint-venv"
-if [[ ! -x "$LINT_VENV/bin/cfn-lint" ]]; then
+if [[ ! -x "$LINT_VENV/bin/cfn-lint" || ! -x "$LINT_VENV/bin/sam" ]]; then
     python3 -m venv "$LINT_VENV"
-    "$LINT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check 'cfn-lint==1.*'
+    "$LINT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        'cfn-lint==1.*' 'aws-sam-cli==1.*'
 fi
 "$LINT_VENV/bin/cfn-lint" template.yaml
+AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$LINT_VENV/bin/sam" validate --lint \
+    --template-file template.yaml
 
 cargo test --workspace --all-targets
 

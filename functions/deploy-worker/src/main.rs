@@ -5,7 +5,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     axhub_lambda::init_tracing();
-    let worker = axhub_lambda::worker_from_env().await?;
+    let worker = axhub_lambda::deploy_worker(&axhub_lambda::Vars::Process)?;
     let worker = &worker;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {

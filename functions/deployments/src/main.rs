@@ -3,6 +3,6 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     axhub_lambda::init_tracing();
-    let state = axhub_lambda::http_state_from_env().await?;
+    let state = axhub_lambda::deployments(&axhub_lambda::Vars::Process)?;
     lambda_http::run(deployments_fn::router(state)).await
 }

@@ -5,7 +5,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     axhub_lambda::init_tracing();
-    let deps = axhub_lambda::store_deps_from_env().await?;
+    let deps = axhub_lambda::events_ingest(&axhub_lambda::Vars::Process)?;
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {

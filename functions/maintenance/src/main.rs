@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     axhub_lambda::init_tracing();
-    let worker = axhub_lambda::worker_from_env().await?;
-    let worker = &worker;
+    let deps = axhub_lambda::maintenance(&axhub_lambda::Vars::Process)?;
+    let deps = &deps;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let (swept, reaped) = axhub_runtime::maintain(&worker.deps).await?;
+        let (swept, reaped) = axhub_runtime::maintain(deps).await?;
         Ok::<_, lambda_runtime::Error>(json!({"swept": swept, "reaped": reaped}))
     }))
     .await

@@ -4,7 +4,7 @@
 //! (production), fetched and cached. The algorithm is pinned by configuration and never
 //! taken from the token; `exp` is always required, `iss` and `aud` when configured.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axhub_domain::ErrorCode;
@@ -78,7 +78,9 @@ struct CachedJwks {
 pub struct Authenticator {
     config: AuthConfig,
     tokens: Arc<dyn AccessTokens>,
-    http: reqwest::Client,
+    /// Built by the first JWKS fetch: building it loads the system's root certificates, a
+    /// cost a Lambda's cold start should not pay for requests that never fetch keys.
+    http: OnceLock<reqwest::Client>,
     jwks: RwLock<Option<CachedJwks>>,
 }
 
@@ -88,14 +90,10 @@ fn invalid(msg: &str) -> Error {
 
 impl Authenticator {
     pub fn new(config: AuthConfig, tokens: Arc<dyn AccessTokens>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default();
         Self {
             config,
             tokens,
-            http,
+            http: OnceLock::new(),
             jwks: RwLock::new(None),
         }
     }
@@ -208,8 +206,13 @@ impl Authenticator {
             tracing::warn!(error = %e, "JWKS fetch failed");
             Error::unavailable("the token issuer's keys could not be fetched")
         };
-        self.http
-            .get(url)
+        let http = self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default()
+        });
+        http.get(url)
             .send()
             .await
             .and_then(|r| r.error_for_status())

@@ -1,7 +1,9 @@
-//! The Lambdas' cold-start wiring, built from a SAM-like environment against moto: an HTTP
-//! Lambda gets every port (a trigger's job reaches the SQS deploy queue right after commit,
-//! diagnosis reaches for the EKS cluster), and a missing setting is named at cold start.
+//! The Lambdas' cold-start wiring. Each function reads exactly the variables template.yaml
+//! gives it (nothing more is set, nothing set goes unread), builds only the ports it calls,
+//! and connects nowhere at cold start. Against moto, the deployments function's trigger
+//! reaches the SQS deploy queue right after commit and diagnosis reaches for the cluster.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use axhub_aws::{DynamoStore, SqsQueue};
@@ -12,9 +14,196 @@ use base64::Engine;
 use http::{Method, StatusCode};
 
 const EKS_CA: &str = include_str!("../../fixtures/eks-ca.pem");
+const RSA: &str = include_str!("../../fixtures/rsa.pem");
+const TEMPLATE: &str = include_str!("../../../template.yaml");
+
+/// Read by the wiring but deliberately not set by the template: the HS256 alternative of
+/// local setups, and GitHub Enterprise's URLs (github.com's by default).
+const READ_NOT_SET: [&str; 3] = [
+    "AXHUB_JWT_SECRET",
+    "AXHUB_GITHUB_API_URL",
+    "AXHUB_GITHUB_WEB_URL",
+];
+
+/// The names under `Environment: Variables:` in the block of `resource` (or `Globals`).
+fn template_env(resource: &str) -> BTreeSet<String> {
+    let header = if resource == "Globals" {
+        "Globals:".to_owned()
+    } else {
+        format!("  {resource}:")
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let outer = indent(&header);
+    let block: Vec<&str> = TEMPLATE
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| l.trim().is_empty() || indent(l) > outer)
+        .collect();
+    let Some(at) = block.iter().position(|l| l.trim() == "Variables:") else {
+        return BTreeSet::new();
+    };
+    let depth = indent(block[at]);
+    block[at + 1..]
+        .iter()
+        .take_while(|l| indent(l) > depth)
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k.to_owned()))
+        .filter(|k| !k.starts_with('#'))
+        .collect()
+}
+
+/// A value for every variable any function reads; `overrides` first.
+fn every_var(overrides: &[(&str, String)]) -> Vec<(String, String)> {
+    let ca = base64::engine::general_purpose::STANDARD.encode(EKS_CA);
+    let defaults = [
+        ("RUST_LOG", "info".to_owned()),
+        ("AXHUB_TABLE", "axhub-lambda-wiring".to_owned()),
+        (
+            "AXHUB_CURSOR_SECRET",
+            "cursor-secret-of-at-least-32-bytes!".to_owned(),
+        ),
+        ("AXHUB_JWKS_URL", "https://issuer.test/jwks.json".to_owned()),
+        ("AXHUB_JWT_ALGORITHM", "RS256".to_owned()),
+        ("AXHUB_JWT_ISSUER", "https://issuer.test".to_owned()),
+        ("AXHUB_JWT_AUDIENCE", "axhub".to_owned()),
+        (
+            "AXHUB_JWT_SECRET",
+            String::from_utf8(SECRET.to_vec()).unwrap(),
+        ),
+        (
+            "AXHUB_DEPLOY_QUEUE_URL",
+            "http://127.0.0.1:9/123456789012/deploy".to_owned(),
+        ),
+        ("AXHUB_EVENT_BUS", "axhub-deploy".to_owned()),
+        (
+            "AXHUB_REGISTRY",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/axhub".to_owned(),
+        ),
+        ("AXHUB_EKS_CLUSTER", "apps".to_owned()),
+        // Nothing listens here: diagnosis must fail as "unavailable", proving it is wired.
+        ("AXHUB_EKS_ENDPOINT", "https://127.0.0.1:9".to_owned()),
+        ("AXHUB_EKS_CA_DATA", ca),
+        ("AXHUB_GITHUB_APP_ID", "123456".to_owned()),
+        ("AXHUB_GITHUB_APP_SLUG", "axhub".to_owned()),
+        ("AXHUB_GITHUB_PRIVATE_KEY", RSA.replace('\n', "\\n")),
+        ("AXHUB_GITHUB_CLIENT_ID", "Iv1.wiring".to_owned()),
+        ("AXHUB_GITHUB_CLIENT_SECRET", "client-secret".to_owned()),
+        ("AXHUB_GITHUB_WEBHOOK_SECRET", "webhook-secret".to_owned()),
+        ("AXHUB_GITHUB_TOKEN_KEY", "00".repeat(32)),
+        ("AXHUB_GITHUB_API_URL", "https://api.github.test".to_owned()),
+        ("AXHUB_GITHUB_WEB_URL", "https://github.test".to_owned()),
+    ];
+    let mut out: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    for (k, v) in defaults {
+        if !overrides.iter().any(|(o, _)| *o == k) {
+            out.push((k.to_owned(), v));
+        }
+    }
+    out
+}
+
+fn vars_of(pairs: &[(String, String)], keep: impl Fn(&str) -> bool) -> Vars {
+    Vars::from_pairs(
+        pairs
+            .iter()
+            .filter(|(k, _)| keep(k))
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    )
+}
+
+/// Builds a function's wiring; `Ok(())` or the cold-start error.
+type Wire = fn(&Vars) -> anyhow::Result<()>;
+
+const FUNCTIONS: [(&str, Wire); 6] = [
+    ("DeploymentsFunction", |v| {
+        axhub_lambda::deployments(v).map(drop)
+    }),
+    ("GitFunction", |v| axhub_lambda::git(v).map(drop)),
+    ("GitHubWebhookFunction", |v| {
+        axhub_lambda::github_webhook(v).map(drop)
+    }),
+    ("DeployWorkerFunction", |v| {
+        axhub_lambda::deploy_worker(v).map(drop)
+    }),
+    ("MaintenanceFunction", |v| {
+        axhub_lambda::maintenance(v).map(drop)
+    }),
+    ("EventsIngestFunction", |v| {
+        axhub_lambda::events_ingest(v).map(drop)
+    }),
+];
+
+#[tokio::test]
+async fn each_function_reads_exactly_what_its_template_entry_sets() {
+    let all = every_var(&[]);
+    let globals = template_env("Globals");
+    assert!(globals.contains("AXHUB_TABLE"), "{globals:?}");
+    for (resource, wire) in FUNCTIONS {
+        let given: BTreeSet<String> = globals.union(&template_env(resource)).cloned().collect();
+
+        // Everything offered: what it looks up is what the template gives it.
+        let offered = vars_of(&all, |_| true);
+        wire(&offered).unwrap_or_else(|e| panic!("{resource}: {e:#}"));
+        let read: BTreeSet<String> = offered
+            .names_read()
+            .into_iter()
+            .filter(|n| !READ_NOT_SET.contains(&n.as_str()))
+            .collect();
+        let given_used: BTreeSet<String> =
+            given.iter().filter(|n| *n != "RUST_LOG").cloned().collect();
+        assert_eq!(
+            read, given_used,
+            "{resource}: variables read vs set by template.yaml"
+        );
+
+        // Only what the template gives: it starts.
+        wire(&vars_of(&all, |k| given.contains(k)))
+            .unwrap_or_else(|e| panic!("{resource} from its template entry: {e:#}"));
+    }
+    // Least privilege, spelled out for the two that need the least.
+    for resource in ["GitFunction", "GitHubWebhookFunction"] {
+        let env = template_env(resource);
+        assert!(
+            !env.iter().any(|n| n.starts_with("AXHUB_EKS")),
+            "{resource}: {env:?}"
+        );
+    }
+    let webhook = template_env("GitHubWebhookFunction");
+    assert!(!webhook.contains("AXHUB_GITHUB_PRIVATE_KEY") && !webhook.contains("AXHUB_JWKS_URL"));
+}
+
+#[tokio::test]
+async fn a_missing_or_malformed_setting_stops_the_cold_start_with_its_name() {
+    let all = every_var(&[]);
+    for name in [
+        "AXHUB_TABLE",
+        "AXHUB_DEPLOY_QUEUE_URL",
+        "AXHUB_EKS_CA_DATA",
+        "AXHUB_GITHUB_CLIENT_SECRET",
+    ] {
+        let err = axhub_lambda::deployments(&vars_of(&all, |k| k != name))
+            .err()
+            .unwrap_or_else(|| panic!("{name} unset, yet it started"));
+        assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
+    }
+    for (name, bad) in [
+        ("AXHUB_GITHUB_TOKEN_KEY", "abcd"),
+        ("AXHUB_GITHUB_PRIVATE_KEY", "not a key"),
+        ("AXHUB_JWT_ALGORITHM", "HS512"),
+    ] {
+        let err =
+            axhub_lambda::deployments(&vars_of(&every_var(&[(name, bad.to_owned())]), |_| true))
+                .err()
+                .unwrap_or_else(|| panic!("{name}={bad}, yet it started"));
+        assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_http_lambda_built_from_its_environment_has_every_port() {
+async fn the_deployments_function_reaches_sqs_and_the_cluster_on_first_use() {
     dynamo_store().await; // asserts moto is there
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
@@ -39,29 +228,21 @@ async fn an_http_lambda_built_from_its_environment_has_every_port() {
         .send()
         .await
         .unwrap();
-    let ca = base64::engine::general_purpose::STANDARD.encode(EKS_CA);
-    let secret = String::from_utf8(SECRET.to_vec()).unwrap();
-    let pairs = vec![
+    let all = every_var(&[
         ("AXHUB_TABLE", table.to_owned()),
-        (
-            "AXHUB_CURSOR_SECRET",
-            "cursor-secret-of-at-least-32-bytes!".to_owned(),
-        ),
         ("AXHUB_DEPLOY_QUEUE_URL", queue.queue_url().to_owned()),
-        ("AXHUB_EVENT_BUS", bus.clone()),
+        ("AXHUB_EVENT_BUS", bus),
         (
-            "AXHUB_REGISTRY",
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/axhub".to_owned(),
+            "AXHUB_JWT_SECRET",
+            String::from_utf8(SECRET.to_vec()).unwrap(),
         ),
-        ("AXHUB_EKS_CLUSTER", "apps".to_owned()),
-        // Nothing listens here: diagnosis must fail as "unavailable", proving it is wired.
-        ("AXHUB_EKS_ENDPOINT", "https://127.0.0.1:9".to_owned()),
-        ("AXHUB_EKS_CA_DATA", ca),
-        ("AXHUB_JWT_SECRET", secret),
-    ];
-    let vars = Vars::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    ]);
+    // HS256 tokens of the test world; no GitHub App (HEAD resolution is not exercised).
+    let vars = vars_of(&all, |k| {
+        k != "AXHUB_JWKS_URL" && !k.starts_with("AXHUB_GITHUB")
+    });
 
-    let state = axhub_lambda::http_state_from(&vars).await.unwrap();
+    let state = axhub_lambda::deployments(&vars).unwrap();
     assert!(state.deps.publisher.is_some() && state.deps.cluster.is_some());
     let world = seed(&state.deps).await;
     let t = TestApp {
@@ -93,17 +274,26 @@ async fn an_http_lambda_built_from_its_environment_has_every_port() {
         .await;
     assert_eq!(d.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", d.body);
     assert_eq!(d.code(), "temporarily_unavailable");
+}
 
-    // A missing setting stops the cold start with its name.
-    let partial = Vars::from_pairs(
-        pairs
-            .iter()
-            .filter(|(k, _)| *k != "AXHUB_DEPLOY_QUEUE_URL")
-            .map(|(k, v)| (*k, v.as_str())),
-    );
-    let err = axhub_lambda::worker_from(&partial)
-        .await
-        .err()
-        .expect("an error");
-    assert!(err.to_string().contains("AXHUB_DEPLOY_QUEUE_URL"), "{err}");
+#[tokio::test]
+async fn git_and_the_webhook_have_no_cluster_and_the_webhook_no_github_app() {
+    let all = every_var(&[]);
+    let git = axhub_lambda::git(&vars_of(&all, |_| true)).unwrap();
+    assert!(git.deps.cluster.is_none() && git.deps.publisher.is_some());
+    assert!(git.deps.github.is_some());
+
+    let hook = axhub_lambda::github_webhook(&vars_of(&all, |_| true)).unwrap();
+    assert!(hook.deps.cluster.is_none() && hook.deps.publisher.is_some());
+    let github = hook.deps.github.clone().expect("signature checks");
+    let sig = {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"webhook-secret").unwrap();
+        mac.update(b"{}");
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    assert!(github.verify_webhook(b"{}", Some(&sig)));
+    assert!(!github.verify_webhook(b"{}", Some("sha256=00")));
+    let e = github.accounts("user-1").await.unwrap_err();
+    assert_eq!(e.code.as_str(), "backend_unimplemented");
 }

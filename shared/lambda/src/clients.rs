@@ -1,0 +1,115 @@
+//! The clients of the ports, each behind `Lazy` (built on first use) and built from one AWS
+//! configuration that is itself loaded on first use: loading it builds the SDK's HTTPS client
+//! (root certificates) and the credentials chain, which a health check never needs.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use axhub_aws::{DynamoStore, EventBridgeSink, SqsQueue};
+use axhub_ports::cluster::Cluster;
+use axhub_ports::queue::Queue;
+use axhub_ports::store::Store;
+use axhub_ports::{EventSink, Publisher};
+use tokio::sync::OnceCell;
+
+use crate::lazy::Lazy;
+use crate::settings::Eks;
+
+/// The AWS configuration of the environment (region, credentials, `AWS_ENDPOINT_URL`),
+/// shared by every client of the process.
+#[derive(Clone, Default)]
+pub struct Aws(Arc<OnceCell<SdkConfig>>);
+
+impl Aws {
+    pub async fn config(&self) -> &SdkConfig {
+        self.0
+            .get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
+            .await
+    }
+}
+
+/// The state table.
+pub fn store(aws: &Aws, table: String) -> Arc<dyn Store> {
+    let aws = aws.clone();
+    Arc::new(Lazy::<dyn Store>::new("the DynamoDB client", move || {
+        let (aws, table) = (aws.clone(), table.clone());
+        async move {
+            let client = aws_sdk_dynamodb::Client::new(aws.config().await);
+            Ok(Arc::new(DynamoStore::new(client, table)) as Arc<dyn Store>)
+        }
+    }))
+}
+
+/// A work queue (`AXHUB_DEPLOY_QUEUE_URL`).
+pub fn queue(aws: &Aws, url: String) -> Arc<dyn Queue> {
+    let aws = aws.clone();
+    Arc::new(Lazy::<dyn Queue>::new("the SQS client", move || {
+        let (aws, url) = (aws.clone(), url.clone());
+        async move {
+            let client = aws_sdk_sqs::Client::new(aws.config().await);
+            Ok(Arc::new(SqsQueue::new(client, url)) as Arc<dyn Queue>)
+        }
+    }))
+}
+
+/// The outbox publisher: events to the bus (`AXHUB_EVENT_BUS`), jobs to the deploy queue
+/// when the function enqueues any (`deploy_queue`); a job for a queue the function was not
+/// given fails its publish and waits for the sweeper, which has them all.
+pub fn publisher(
+    aws: &Aws,
+    bus: String,
+    deploy_queue: Option<Arc<dyn Queue>>,
+) -> Arc<dyn Publisher> {
+    let aws = aws.clone();
+    let events = Arc::new(Lazy::<dyn EventSink>::new(
+        "the EventBridge client",
+        move || {
+            let (aws, bus) = (aws.clone(), bus.clone());
+            async move {
+                let client = aws_sdk_eventbridge::Client::new(aws.config().await);
+                Ok(Arc::new(EventBridgeSink::new(client, bus)) as Arc<dyn EventSink>)
+            }
+        },
+    ));
+    let mut publisher = axhub_runtime::RoutingPublisher::new(events);
+    if let Some(queue) = deploy_queue {
+        publisher = publisher.queue(axhub_app::pipeline::DEPLOY_QUEUE, queue);
+    }
+    Arc::new(publisher)
+}
+
+/// The EKS cluster, with a token signed by the function's role (refreshed before it
+/// expires); images under the registry.
+pub fn cluster(aws: &Aws, eks: Eks) -> Arc<dyn Cluster> {
+    let aws = aws.clone();
+    Arc::new(Lazy::<dyn Cluster>::new("the cluster client", move || {
+        let (aws, eks) = (aws.clone(), eks.clone());
+        async move { eks_cluster(aws.config().await, eks).await }
+    }))
+}
+
+async fn eks_cluster(aws: &SdkConfig, eks: Eks) -> anyhow::Result<Arc<dyn Cluster>> {
+    let region = aws
+        .region()
+        .map(|r| r.to_string())
+        .context("no AWS region configured")?;
+    let credentials = aws
+        .credentials_provider()
+        .context("no AWS credentials provider")?;
+    let source = axhub_kube::EksTokenSource {
+        cluster_name: eks.cluster,
+        region,
+        credentials,
+    };
+    let config = axhub_kube::eks_config(&eks.endpoint, &eks.ca_data).await?;
+    let client = axhub_kube::client_with_token_source(config, source)?;
+    let cluster_config = axhub_kube::KubeClusterConfig {
+        registry: eks.registry,
+        ..Default::default()
+    };
+    Ok(Arc::new(axhub_kube::KubeCluster::new(
+        client,
+        cluster_config,
+    )))
+}

@@ -1,0 +1,190 @@
+//! Each Lambda's wiring: exactly the ports its use cases call, from exactly the variables
+//! template.yaml gives that function (and a test checks the two agree), each added by its
+//! own step so that a function's binary links only its own clients. Nothing here
+//! connects anywhere: the clients are built on first use (`lazy.rs`), so a cold start is
+//! reading and checking settings.
+//!
+//! | function       | store | events | deploy queue | cluster | GitHub | tokens |
+//! |----------------|-------|--------|--------------|---------|--------|--------|
+//! | deployments    | ✓     | ✓      | ✓ (trigger, rollback) | ✓ (diagnosis) | ✓ (HEAD) | ✓ |
+//! | git            | ✓     | ✓ (git connected/disconnected) | | | ✓ | ✓ |
+//! | github-webhook | ✓     | ✓      | ✓ (push → deploy) | | signatures only | |
+//! | deploy-worker  | ✓     | ✓      | ✓            | ✓       | ✓ (clone token) | |
+//! | maintenance    | ✓     | ✓      | ✓ (sweeper)  | ✓ (reaper) | | |
+//! | events-ingest  | ✓     |        |              |         |        | |
+
+use std::sync::Arc;
+
+use axhub_app::Deps;
+use axhub_app::pipeline::PipelineConfig;
+use axhub_app::state::credentials::StoredCredentials;
+use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
+use axhub_http::AppState;
+use axhub_ports::queue::Queue;
+use axhub_ports::store::Store;
+
+use crate::Vars;
+use crate::clients::{self, Aws};
+use crate::github::LazyGitHub;
+use crate::settings::{self, Core, Eks};
+
+/// The start of every function: the settings all read, the lazy AWS configuration, the
+/// store. The steps below add one port each; a function calls only the ones it needs, so
+/// its binary links no other client (the linker drops what no function of it calls).
+struct Wiring {
+    aws: Aws,
+    store: Arc<dyn Store>,
+    deps: Deps,
+}
+
+impl Wiring {
+    fn new(vars: &Vars) -> anyhow::Result<Self> {
+        let core = Core::from(vars)?;
+        let aws = Aws::default();
+        let store = clients::store(&aws, core.table);
+        let deps = Deps::new(store.clone(), core.cursor_secret.as_bytes());
+        Ok(Self { aws, store, deps })
+    }
+
+    /// The deploy queue (`AXHUB_DEPLOY_QUEUE_URL`).
+    fn deploy_queue(&self, vars: &Vars) -> anyhow::Result<Arc<dyn Queue>> {
+        Ok(clients::queue(
+            &self.aws,
+            vars.require("AXHUB_DEPLOY_QUEUE_URL")?,
+        ))
+    }
+
+    /// The outbox publisher: events to `AXHUB_EVENT_BUS`, jobs to `deploy_queue` if given.
+    fn publisher(
+        mut self,
+        vars: &Vars,
+        deploy_queue: Option<Arc<dyn Queue>>,
+    ) -> anyhow::Result<Self> {
+        let bus = vars.require("AXHUB_EVENT_BUS")?;
+        self.deps = self
+            .deps
+            .with_publisher(clients::publisher(&self.aws, bus, deploy_queue));
+        Ok(self)
+    }
+
+    /// The EKS cluster, and the registry the pipeline names images in.
+    fn cluster(mut self, vars: &Vars) -> anyhow::Result<Self> {
+        let eks = Eks::from(vars)?;
+        self.deps = self
+            .deps
+            .with_pipeline(PipelineConfig {
+                registry: eks.registry.clone(),
+                ..Default::default()
+            })
+            .with_cluster(clients::cluster(&self.aws, eks));
+        Ok(self)
+    }
+
+    /// The GitHub App, when configured.
+    fn github_app(mut self, vars: &Vars) -> anyhow::Result<Self> {
+        if let Some(config) = settings::github_config_from(vars)? {
+            let tokens = Arc::new(StoredCredentials::new(self.store.clone()));
+            self.deps = self
+                .deps
+                .with_github(Arc::new(LazyGitHub::new(config, tokens)));
+        }
+        Ok(self)
+    }
+
+    /// GitHub's webhook signatures only, when `AXHUB_GITHUB_WEBHOOK_SECRET` is set.
+    fn github_signatures(mut self, vars: &Vars) -> Self {
+        if let Some(secret) = vars.get("AXHUB_GITHUB_WEBHOOK_SECRET") {
+            self.deps = self
+                .deps
+                .with_github(Arc::new(LazyGitHub::signatures_only(secret)));
+        }
+        self
+    }
+
+    fn done(self) -> Arc<Deps> {
+        Arc::new(self.deps)
+    }
+}
+
+fn http_state(deps: Arc<Deps>, auth: AuthConfig) -> AppState {
+    let tokens = Arc::new(StoredCredentials::new(deps.store.clone()));
+    AppState {
+        auth: Arc::new(Authenticator::new(auth, tokens)),
+        deps,
+    }
+}
+
+/// `deployments`: history, trigger (publishes the build job right after commit), cancel,
+/// rollback (enqueues), diagnosis (reads the cluster), tenant feed.
+pub fn deployments(vars: &Vars) -> anyhow::Result<AppState> {
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    let deps = w
+        .publisher(vars, Some(queue))?
+        .cluster(vars)?
+        .github_app(vars)?
+        .done();
+    Ok(http_state(deps, settings::auth_config_from(vars)?))
+}
+
+/// `git`: the GitHub connection and install flow; connecting and disconnecting publish
+/// `git.connected` / `git.disconnected` events, nothing else leaves the function.
+pub fn git(vars: &Vars) -> anyhow::Result<AppState> {
+    let deps = Wiring::new(vars)?
+        .publisher(vars, None)?
+        .github_app(vars)?
+        .done();
+    Ok(http_state(deps, settings::auth_config_from(vars)?))
+}
+
+/// `github-webhook`: a push starts deployments (events and the build job), an uninstall
+/// disconnects apps (events). GitHub signs every delivery; no route reads a bearer token, so
+/// the authenticator trusts no issuer: an HS256 key nobody holds.
+pub fn github_webhook(vars: &Vars) -> anyhow::Result<AppState> {
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    let deps = w
+        .publisher(vars, Some(queue))?
+        .github_signatures(vars)
+        .done();
+    let auth = AuthConfig {
+        keys: JwtKeys::Hs256 {
+            secret: rand::random::<[u8; 32]>().to_vec(),
+        },
+        issuer: None,
+        audience: None,
+    };
+    Ok(http_state(deps, auth))
+}
+
+/// What the deploy worker is built from: every port, and the deploy queue itself (running
+/// builds and rollouts are looked at again through a follow-up job).
+pub struct Worker {
+    pub deps: Arc<Deps>,
+    pub deploy_queue: Arc<dyn Queue>,
+}
+
+/// `deploy-worker`: the pipeline stages (cluster, GitHub clone tokens, events, follow-ups).
+pub fn deploy_worker(vars: &Vars) -> anyhow::Result<Worker> {
+    let w = Wiring::new(vars)?;
+    let deploy_queue = w.deploy_queue(vars)?;
+    let deps = w
+        .publisher(vars, Some(deploy_queue.clone()))?
+        .cluster(vars)?
+        .github_app(vars)?
+        .done();
+    Ok(Worker { deps, deploy_queue })
+}
+
+/// `maintenance`: the outbox sweeper (events and jobs) and the reaper (puts a stuck
+/// deployment's workload back on the cluster).
+pub fn maintenance(vars: &Vars) -> anyhow::Result<Arc<Deps>> {
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    Ok(w.publisher(vars, Some(queue))?.cluster(vars)?.done())
+}
+
+/// `events-ingest`: the read model of neighbouring services' events; the store only.
+pub fn events_ingest(vars: &Vars) -> anyhow::Result<Arc<Deps>> {
+    Ok(Wiring::new(vars)?.done())
+}
