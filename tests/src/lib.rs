@@ -433,6 +433,19 @@ impl Default for StackOptions {
     }
 }
 
+/// The id of the deployment a trigger answered with.
+pub fn did(r: &Resp) -> String {
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Whether a deployment (as the API shows it) has ended.
+pub fn terminal(b: &Value) -> bool {
+    matches!(
+        b["status"].as_str(),
+        Some("succeeded" | "failed" | "cancelled")
+    )
+}
+
 /// A stack with no worker: jobs wait in the queue until the test runs them.
 pub async fn idle_stack() -> Stack {
     stack(StackOptions {

@@ -16,9 +16,7 @@ pub async fn app_for(
     principal: &Principal,
     app_id: Uuid,
 ) -> Result<(AppContext, AppRole), Error> {
-    let ctx = apps::load(deps, app_id)
-        .await?
-        .ok_or_else(|| Error::not_found("app"))?;
+    let ctx = apps::existing(deps, app_id).await?;
     let membership = if principal.platform_admin {
         None
     } else {

@@ -146,9 +146,7 @@ pub async fn cancel(deps: &Deps, who: &Principal, app_id: Uuid, id: Uuid) -> Res
             return Ok(());
         }
         // The worker moved it on meanwhile: look again.
-        ctx = apps::load(deps, app_id)
-            .await?
-            .ok_or_else(|| Error::not_found("app"))?;
+        ctx = apps::existing(deps, app_id).await?;
     }
     Err(Error::unavailable(
         "the deployment keeps changing; retry shortly",

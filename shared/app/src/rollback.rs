@@ -16,7 +16,7 @@ use crate::state::apps::{self, ActiveChange};
 use crate::state::releases;
 use crate::state::trackers::Tracked;
 use crate::state::{Guard, Refused, UnitOfWork};
-use crate::trigger::{MAX_ATTEMPTS, in_progress};
+use crate::trigger::{MAX_ATTEMPTS, in_progress, too_busy};
 use crate::{Deps, access, events};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
@@ -157,11 +157,7 @@ pub async fn request(
             Err(Refused::Failed(e)) => return Err(e),
         }
         // Lost a race for the slot: decide again from what is there now.
-        ctx = apps::load(deps, app_id)
-            .await?
-            .ok_or_else(|| Error::not_found("app"))?;
+        ctx = apps::existing(deps, app_id).await?;
     }
-    Err(Error::unavailable(
-        "too many concurrent changes to this app; retry shortly",
-    ))
+    Err(too_busy())
 }

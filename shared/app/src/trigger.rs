@@ -145,13 +145,14 @@ pub async fn start(
             Err(Refused::Failed(e)) => return Err(e),
         }
         // Lost a race: read the slot again and decide from what is there now.
-        ctx = apps::load(deps, app_id)
-            .await?
-            .ok_or_else(|| Error::not_found("app"))?;
+        ctx = apps::existing(deps, app_id).await?;
     }
-    Err(Error::unavailable(
-        "too many concurrent changes to this app; retry shortly",
-    ))
+    Err(too_busy())
+}
+
+/// The answer of a change that lost the race for the app's state too often.
+pub(crate) fn too_busy() -> Error {
+    Error::unavailable("too many concurrent changes to this app; retry shortly")
 }
 
 /// The first answer given for this idempotency key, if any.

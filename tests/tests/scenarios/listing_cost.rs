@@ -10,6 +10,23 @@ use axhub_tests::*;
 use http::{Method, StatusCode};
 use uuid::Uuid;
 
+/// A deployment of the app as the trigger makes it, number `seq`.
+fn seeded(tenant: Uuid, app: Uuid, seq: u64, now: time::OffsetDateTime) -> Deployment {
+    Deployment::new(NewDeployment {
+        id: Uuid::now_v7(),
+        app_id: app,
+        tenant_id: tenant,
+        seq,
+        commit_sha: sha(seq),
+        branch: Some("main".into()),
+        trigger_source: TriggerSource::Manual,
+        environment: Environment::Production,
+        force_rebuild: false,
+        triggered_by: "seed".into(),
+        now,
+    })
+}
+
 /// Writes `n` finished deployments the way the trigger does (dense seq, counters).
 async fn seed_history(store: &dyn Store, tenant: Uuid, app: Uuid, n: u64) {
     let now = time::OffsetDateTime::now_utc();
@@ -18,19 +35,7 @@ async fn seed_history(store: &dyn Store, tenant: Uuid, app: Uuid, n: u64) {
         let mut ops = Vec::new();
         while ops.len() < 99 && seq < n {
             seq += 1;
-            let mut d = Deployment::new(NewDeployment {
-                id: Uuid::now_v7(),
-                app_id: app,
-                tenant_id: tenant,
-                seq,
-                commit_sha: sha(seq),
-                branch: Some("main".into()),
-                trigger_source: TriggerSource::Manual,
-                environment: Environment::Production,
-                force_rebuild: false,
-                triggered_by: "seed".into(),
-                now,
-            });
+            let mut d = seeded(tenant, app, seq, now);
             d.cancel(now).unwrap();
             ops.push(TxOp::Put {
                 item: axhub_app::state::deployments::item(&d).unwrap(),
@@ -46,14 +51,10 @@ async fn seed_history(store: &dyn Store, tenant: Uuid, app: Uuid, n: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listing_costs_the_page_not_the_history() {
-    let counting = Arc::new(CountingStore::new(sqlite_store().await));
-    let t = app_on(counting.clone()).await;
+/// What the first page and an offset page of `list` cost on the big app, then on the small
+/// one: (store calls, items read) each.
+async fn page_costs(t: &TestApp, counting: &CountingStore, list: &str) -> Vec<(u64, u64)> {
     let w = &t.world;
-    seed_history(counting.as_ref(), w.tenant, w.app, 100_000).await;
-    seed_history(counting.as_ref(), w.tenant, w.app2, 10).await;
-
     let mut costs = Vec::new();
     for (app, query) in [
         (w.app, "limit=10"),
@@ -62,17 +63,23 @@ async fn listing_costs_the_page_not_the_history() {
         (w.app2, "limit=5&offset=5"),
     ] {
         counting.reset();
-        let r = t
-            .call(
-                Method::GET,
-                &format!("/api/v1/apps/{app}/deployments?{query}"),
-                Some(&w.member),
-                None,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK);
+        let uri = format!("/api/v1/apps/{app}/{list}?{query}");
+        let r = t.call(Method::GET, &uri, Some(&w.member), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         costs.push(counting.snapshot());
     }
+    costs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_costs_the_page_not_the_history() {
+    let counting = Arc::new(CountingStore::new(sqlite_store().await));
+    let t = app_on(counting.clone()).await;
+    let w = &t.world;
+    seed_history(counting.as_ref(), w.tenant, w.app, 100_000).await;
+    seed_history(counting.as_ref(), w.tenant, w.app2, 10).await;
+
+    let costs = page_costs(&t, &counting, "deployments").await;
     // (store calls, items read): the big history costs exactly what the small one does.
     assert_eq!(costs[0], costs[1], "first page: {costs:?}");
     assert_eq!(costs[2], costs[3], "offset page: {costs:?}");
@@ -105,19 +112,7 @@ async fn seed_releases(t: &TestApp, app: Uuid, n: u64) {
                 break;
             }
             number += 1;
-            let mut d = Deployment::new(NewDeployment {
-                id: Uuid::now_v7(),
-                app_id: app,
-                tenant_id: t.world.tenant,
-                seq: number,
-                commit_sha: sha(number),
-                branch: Some("main".into()),
-                trigger_source: TriggerSource::Manual,
-                environment: Environment::Production,
-                force_rebuild: false,
-                triggered_by: "seed".into(),
-                now,
-            });
+            let mut d = seeded(t.world.tenant, app, number, now);
             d.image_uri = Some(format!("registry.test/app:{}", sha(number)));
             work.record_release(&d, number).unwrap();
         }
@@ -141,25 +136,7 @@ async fn the_releases_list_costs_the_page_not_the_history() {
     let w = t.world.clone();
     seed_releases(&t, w.app, 20_000).await;
     seed_releases(&t, w.app2, 10).await;
-    let mut costs = Vec::new();
-    for (app, query) in [
-        (w.app, "limit=10"),
-        (w.app2, "limit=10"),
-        (w.app, "limit=5&offset=5"),
-        (w.app2, "limit=5&offset=5"),
-    ] {
-        counting.reset();
-        let r = t
-            .call(
-                Method::GET,
-                &format!("/api/v1/apps/{app}/releases?{query}"),
-                Some(&w.member),
-                None,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-        costs.push(counting.snapshot());
-    }
+    let costs = page_costs(&t, &counting, "releases").await;
     assert_eq!(costs[0], costs[1], "first page: {costs:?}");
     assert_eq!(costs[2], costs[3], "offset page: {costs:?}");
     counting.reset();

@@ -9,10 +9,6 @@ use axhub_tests::*;
 use http::{Method, StatusCode};
 use uuid::Uuid;
 
-fn did(r: &Resp) -> String {
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
 /// The owner-or-admin gate: a plain member is refused, an outsider sees nothing.
 async fn members_get_403_outsiders_404(s: &Stack, method: Method, uri: &str) {
     let w = &s.app.world;
@@ -20,13 +16,6 @@ async fn members_get_403_outsiders_404(s: &Stack, method: Method, uri: &str) {
     assert_eq!(member.status, StatusCode::FORBIDDEN);
     let outsider = s.app.call(method, uri, Some(&w.outsider), None).await;
     assert_eq!(outsider.status, StatusCode::NOT_FOUND);
-}
-
-fn terminal(b: &serde_json::Value) -> bool {
-    matches!(
-        b["status"].as_str(),
-        Some("succeeded" | "failed" | "cancelled")
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,18 +5,7 @@ use std::time::Duration;
 
 use axhub_tests::*;
 use http::{Method, StatusCode};
-use serde_json::{Value, json};
-
-fn did(r: &Resp) -> String {
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
-fn terminal(b: &Value) -> bool {
-    matches!(
-        b["status"].as_str(),
-        Some("succeeded" | "failed" | "cancelled")
-    )
-}
+use serde_json::json;
 
 async fn releases(s: &Stack, query: &str, who: &str) -> Resp {
     let uri = format!("/api/v1/apps/{}/releases{query}", s.app.world.app);

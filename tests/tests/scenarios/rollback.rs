@@ -10,17 +10,6 @@ use http::{Method, StatusCode};
 use serde_json::Value;
 use uuid::Uuid;
 
-fn did(r: &Resp) -> String {
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
-fn terminal(b: &Value) -> bool {
-    matches!(
-        b["status"].as_str(),
-        Some("succeeded" | "failed" | "cancelled")
-    )
-}
-
 async fn rollback(s: &Stack, app: Uuid, to: &str, key: Option<&str>) -> Resp {
     let uri = format!("/api/v1/apps/{app}/deployments/{to}/rollback");
     match key {

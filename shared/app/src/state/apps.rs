@@ -149,6 +149,13 @@ pub async fn load(deps: &Deps, app_id: Uuid) -> Result<Option<AppContext>, Error
     }))
 }
 
+/// The app, which must exist (a missing or deleted one is a 404).
+pub async fn existing(deps: &Deps, app_id: Uuid) -> Result<AppContext, Error> {
+    load(deps, app_id)
+        .await?
+        .ok_or_else(|| Error::not_found("app"))
+}
+
 /// The app's read-model item, without this service's own attributes.
 pub fn read_model_item(app: &App) -> Result<Item, Error> {
     let mut item = to_item(&key(app.id), app)?;
@@ -216,14 +223,7 @@ impl UnitOfWork {
             update = update.set(DEPLOYMENTS_TOTAL, seen + 1);
             conds.push(counter_is(DEPLOYMENTS_TOTAL, seen));
         }
-        self.push(
-            TxOp::Update {
-                key: state_key(app_id),
-                update,
-                cond: Some(Cond::And(conds)),
-            },
-            Some(Guard::AppState),
-        );
+        self.update_state(app_id, update, conds);
     }
 
     /// What a finished deployment changes on its app: frees the slot it holds, and for a
@@ -246,9 +246,13 @@ impl UnitOfWork {
                 .set(pointer_attr(r.environment), r.deployment_id.to_string());
             conds.push(counter_is(RELEASES_TOTAL, r.releases_seen));
         }
-        if conds.is_empty() {
-            return;
+        if !conds.is_empty() {
+            self.update_state(app_id, update, conds);
         }
+    }
+
+    /// A conditional update of the app's own state.
+    fn update_state(&mut self, app_id: Uuid, update: Update, conds: Vec<Cond>) {
         self.push(
             TxOp::Update {
                 key: state_key(app_id),
@@ -276,13 +280,6 @@ impl UnitOfWork {
                 None => Cond::has_not(PRODUCTION_POINTER),
             });
         }
-        self.push(
-            TxOp::Update {
-                key: state_key(app_id),
-                update,
-                cond: Some(Cond::And(conds)),
-            },
-            Some(Guard::AppState),
-        );
+        self.update_state(app_id, update, conds);
     }
 }
