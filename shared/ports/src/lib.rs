@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod credentials;
 pub mod events;
 pub mod github;
+pub mod registry;
 
 pub use axhub_appdb as appdb;
 pub use axhub_queue as queue;
@@ -22,3 +23,4 @@ pub use cluster::Cluster;
 pub use credentials::{AccessTokens, Sealed, SealedTokens};
 pub use events::{EventSink, OutboxEntry, Publisher};
 pub use github::GitHub;
+pub use registry::Registry;
