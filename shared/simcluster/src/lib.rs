@@ -6,6 +6,9 @@
 //! random commit by accident): `fa11b0…` the build fails, `fa11e0…` the push loses the image,
 //! `fa11d0…` the rollout misses its deadline, `c4a5c0…` the app crash-loops (with hostile
 //! output), `1a9e00…` the image cannot be pulled. Any other commit succeeds.
+//!
+//! It is the registry too (`Registry`): an image is there once a sim build pushed it, until
+//! `SimCluster::delete_image` forgets it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -17,6 +20,7 @@ use axhub_domain::diagnosis::{ConditionFact, ContainerFact, EventFact, PodFact, 
 use axhub_ports::cluster::{
     BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
 };
+use axhub_ports::registry::{ImageRef, Registry, RegistryError};
 use uuid::Uuid;
 
 /// What happens to one commit.
@@ -143,6 +147,14 @@ impl SimCluster {
             .lock()
             .map(|s| s.cancelled.iter().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// Forgets a pushed image, as if the registry lost it (a lifecycle policy, an operator):
+    /// `image_exists` and `Registry::missing` no longer find it. Nothing if it was not there.
+    pub fn delete_image(&self, image_uri: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.images.remove(image_uri);
+        }
     }
 
     /// The image the workload runs, if any.
@@ -298,6 +310,29 @@ impl Cluster for SimCluster {
     }
 }
 
+/// The sim's registry holds exactly the URIs its builds pushed, by tag: a URI naming an image
+/// by digest is never held, since sim builds make no manifests. URIs are parsed as the real
+/// registry's are, so one the ECR adapter would refuse is refused here too.
+#[async_trait]
+impl Registry for SimCluster {
+    async fn missing(&self, image_uris: &[String]) -> Result<Vec<String>, RegistryError> {
+        for uri in image_uris {
+            ImageRef::parse(uri)?;
+        }
+        self.with(|s| {
+            image_uris
+                .iter()
+                .filter(|uri| !s.images.contains(*uri))
+                .cloned()
+                .collect()
+        })
+        .map_err(|e| match e {
+            ClusterError::Unavailable(m) => RegistryError::Unavailable(m),
+            ClusterError::Refused(m) => RegistryError::Refused(m),
+        })
+    }
+}
+
 /// What a real cluster would report for each behaviour.
 fn facts_for(w: &Workload, b: Behaviour) -> ServiceFacts {
     let pod = format!("{}-7d9f8-abcde", w.name());
@@ -377,4 +412,89 @@ fn facts_for(w: &Workload, b: Behaviour) -> ServiceFacts {
         containers: vec![container],
     });
     facts
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use axhub_domain::Environment;
+
+    use super::*;
+
+    fn build(commit: &str) -> BuildRequest {
+        let tenant_id = Uuid::now_v7();
+        BuildRequest {
+            deployment_id: Uuid::now_v7(),
+            workload: Workload {
+                tenant_id,
+                app_id: Uuid::now_v7(),
+                app_slug: "app".into(),
+                environment: Environment::Production,
+                host: "app.t.axhub.ai".into(),
+            },
+            repo_full_name: "o/app".into(),
+            commit_sha: commit.into(),
+            image_uri: format!("registry.test/{}/app:{commit}", tenant_id.simple()),
+            clone_token: None,
+        }
+    }
+
+    async fn run(sim: &SimCluster, b: &BuildRequest) {
+        sim.start_build(b).await.unwrap();
+        assert_eq!(sim.build_state(b).await.unwrap(), BuildState::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn the_registry_holds_what_builds_pushed_until_it_is_deleted() {
+        let sim = SimCluster::new(SimConfig {
+            build_time: Duration::ZERO,
+            rollout_time: Duration::ZERO,
+        });
+        let pushed = build("abc123");
+        let lost = build("fa11e0abc");
+        run(&sim, &pushed).await;
+        run(&sim, &lost).await;
+        let never = "registry.test/t/app:never".to_owned();
+        let by_digest = format!("registry.test/t/app@sha256:{}", "0".repeat(64));
+        let asked = [
+            never.clone(),
+            pushed.image_uri.clone(),
+            lost.image_uri.clone(),
+            by_digest.clone(),
+        ];
+        assert_eq!(
+            sim.missing(&asked).await.unwrap(),
+            vec![never, lost.image_uri.clone(), by_digest]
+        );
+        assert!(sim.missing(&[]).await.unwrap().is_empty());
+
+        sim.delete_image(&pushed.image_uri);
+        assert!(!sim.image_exists(&pushed.image_uri).await.unwrap());
+        assert_eq!(
+            sim.missing(std::slice::from_ref(&pushed.image_uri))
+                .await
+                .unwrap(),
+            vec![pushed.image_uri.clone()]
+        );
+        sim.delete_image("registry.test/t/app:never");
+
+        // A rebuild pushes it again.
+        run(&sim, &build("abc123")).await;
+    }
+
+    #[tokio::test]
+    async fn the_registry_refuses_what_is_not_an_image_and_fails_in_an_outage() {
+        let sim = SimCluster::new(SimConfig::default());
+        let bad = ["registry.test/t/app:ok".to_owned(), "app".to_owned()];
+        match sim.missing(&bad).await {
+            Err(RegistryError::Refused(m)) => assert!(m.contains("\"app\""), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        sim.set_unavailable(true);
+        assert!(matches!(
+            sim.missing(&["registry.test/t/app:ok".to_owned()]).await,
+            Err(RegistryError::Unavailable(_))
+        ));
+    }
 }
