@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use axhub_aws::{DynamoStore, EventBridgeSink, SqsQueue};
+use axhub_aws::{DynamoStore, EcrRegistry, EventBridgeSink, SqsQueue};
 use axhub_ports::cluster::Cluster;
 use axhub_ports::queue::Queue;
+use axhub_ports::registry::Registry;
 use axhub_ports::store::Store;
 use axhub_ports::{EventSink, Publisher};
 use tokio::sync::OnceCell;
@@ -77,6 +78,18 @@ pub fn publisher(
         publisher = publisher.queue(axhub_app::pipeline::DEPLOY_QUEUE, queue);
     }
     Arc::new(publisher)
+}
+
+/// The image registry: ECR of the function's region (the account is each image URI's).
+pub fn registry(aws: &Aws) -> Arc<dyn Registry> {
+    let aws = aws.clone();
+    Arc::new(Lazy::<dyn Registry>::new("the ECR client", move || {
+        let aws = aws.clone();
+        async move {
+            let client = aws_sdk_ecr::Client::new(aws.config().await);
+            Ok(Arc::new(EcrRegistry::new(client)) as Arc<dyn Registry>)
+        }
+    }))
 }
 
 /// The EKS cluster, with a token signed by the function's role (refreshed before it

@@ -1,9 +1,10 @@
 //! Ports built on first use. A Lambda's cold start pays only for reading its settings; each
 //! client is built, once per process, by the first request that calls it: the DynamoDB store
 //! (a health check or a rejected token needs none), the SQS queue and the EventBridge sink
-//! behind the outbox publisher, the cluster, GitHub (`github.rs`). What they cost is TLS
-//! configuration (every rustls client loads and parses the system's root certificates), the
-//! AWS credentials chain and connection pools: tens of milliseconds, paid only where used.
+//! behind the outbox publisher, the cluster, the registry, GitHub (`github.rs`). What they
+//! cost is TLS configuration (every rustls client loads and parses the system's root
+//! certificates), the AWS credentials chain and connection pools: tens of milliseconds, paid
+//! only where used.
 //! Their settings are read and checked at cold start (`settings.rs`), so a missing variable
 //! still stops the function with its name.
 //!
@@ -23,6 +24,7 @@ use axhub_ports::cluster::{
     BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
 };
 use axhub_ports::queue::{Message, Queue, QueueError};
+use axhub_ports::registry::{Registry, RegistryError};
 use axhub_ports::store::{Cond, Item, Key, Page, Query, Store, StoreError, TxOp, Update};
 use tokio::sync::OnceCell;
 
@@ -165,6 +167,17 @@ impl Cluster for Lazy<dyn Cluster> {
 
 async fn cluster(lazy: &Lazy<dyn Cluster>) -> Result<&Arc<dyn Cluster>, ClusterError> {
     lazy.get().await.map_err(ClusterError::Unavailable)
+}
+
+#[async_trait]
+impl Registry for Lazy<dyn Registry> {
+    async fn missing(&self, image_uris: &[String]) -> Result<Vec<String>, RegistryError> {
+        self.get()
+            .await
+            .map_err(RegistryError::Unavailable)?
+            .missing(image_uris)
+            .await
+    }
 }
 
 #[async_trait]
