@@ -67,6 +67,9 @@ pub enum Cause {
     AppDeleted,
     /// The change spent longer than its stage deadline and was stopped (the reaper).
     Timeout,
+    /// A schema op of a promotion cannot apply to the production database (a column it
+    /// names is missing, a cast the data does not allow, …).
+    SchemaOpRefused,
 }
 
 impl Cause {
@@ -90,6 +93,7 @@ impl Cause {
             Cause::ClusterRefused => "platform.cluster_refused",
             Cause::AppDeleted => "app_deleted",
             Cause::Timeout => "timeout",
+            Cause::SchemaOpRefused => "schema.op_refused",
         }
     }
 
@@ -107,6 +111,7 @@ impl Cause {
             }
             Cause::ReplicasUnavailable | Cause::WorkloadLost | Cause::ClusterRefused => "platform",
             Cause::AppDeleted | Cause::Timeout => "platform",
+            Cause::SchemaOpRefused => "app",
         }
     }
 }

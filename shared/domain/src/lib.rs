@@ -8,6 +8,7 @@ pub mod error_code;
 pub mod event;
 pub mod failure;
 pub mod model;
+pub mod promotion;
 pub mod rollback;
 pub mod validate;
 
@@ -21,4 +22,5 @@ pub use error_code::ErrorCode;
 pub use event::{DomainEvent, EventKind};
 pub use failure::{Cause, Stage};
 pub use model::{App, GitConnection, Membership, Tenant};
+pub use promotion::{PromoteStatus, Promotion};
 pub use rollback::{Rollback, RollbackStatus};
