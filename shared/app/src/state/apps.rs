@@ -26,6 +26,10 @@ const RELEASES_TOTAL: &str = "releases_total";
 const STAGING_ENABLED: &str = "staging_enabled";
 const PRODUCTION_POINTER: &str = "production_deployment_id";
 const STAGING_POINTER: &str = "staging_deployment_id";
+const STAGING_CLAIM: &str = "staging_claim_id";
+const STAGING_CLAIM_UNTIL: &str = "staging_claim_until";
+const PRODUCTION_SCHEMA_SEQ: &str = "production_schema_seq";
+const OPS_DISCARDED_THROUGH: &str = "ops_discarded_through";
 const DELETED: &str = "deleted";
 const APPROVED: &str = "approved";
 
@@ -45,12 +49,16 @@ pub fn state_key(app: Uuid) -> Key {
 pub enum ActiveChange {
     Deployment(Uuid),
     Rollback(Uuid),
+    /// A promotion, by its review request id.
+    Promotion(Uuid),
 }
 
 impl ActiveChange {
     pub fn id(self) -> Uuid {
         match self {
-            ActiveChange::Deployment(id) | ActiveChange::Rollback(id) => id,
+            ActiveChange::Deployment(id)
+            | ActiveChange::Rollback(id)
+            | ActiveChange::Promotion(id) => id,
         }
     }
 
@@ -58,6 +66,7 @@ impl ActiveChange {
         match self {
             ActiveChange::Deployment(_) => "deployment",
             ActiveChange::Rollback(_) => "rollback",
+            ActiveChange::Promotion(_) => "promotion",
         }
     }
 
@@ -76,6 +85,14 @@ pub struct AppDeployState {
     pub deployments_total: u64,
     /// How many releases (succeeded deployments) the app ever had.
     pub releases_total: u64,
+    /// A `PUT …/staging` in progress, and until when (unix seconds) it holds the claim.
+    pub staging_claim: Option<(Uuid, i64)>,
+    /// The highest schema op applied to the production database, as the last promotion
+    /// recorded it.
+    pub production_schema_seq: u64,
+    /// Schema ops up to this seq will never be promoted: recorded before staging was forked
+    /// (already in production's structure) or discarded when staging was turned off.
+    pub ops_discarded_through: u64,
 }
 
 /// Everything about an app one request needs, read with a single keyed query.
@@ -130,11 +147,18 @@ pub async fn load(deps: &Deps, app_id: Uuid) -> Result<Option<AppContext>, Error
             id(ACTIVE_CHANGE).map(
                 |active| match item.get(ACTIVE_KIND).and_then(Value::as_str) {
                     Some("rollback") => ActiveChange::Rollback(active),
+                    Some("promotion") => ActiveChange::Promotion(active),
                     _ => ActiveChange::Deployment(active),
                 },
             );
         state.deployments_total = count(DEPLOYMENTS_TOTAL);
         state.releases_total = count(RELEASES_TOTAL);
+        state.production_schema_seq = count(PRODUCTION_SCHEMA_SEQ);
+        state.ops_discarded_through = count(OPS_DISCARDED_THROUGH);
+        state.staging_claim = id(STAGING_CLAIM).map(|c| {
+            let until = item.get(STAGING_CLAIM_UNTIL).and_then(Value::as_i64);
+            (c, until.unwrap_or(0))
+        });
         app.staging_enabled = item
             .get(STAGING_ENABLED)
             .and_then(Value::as_bool)
@@ -173,7 +197,8 @@ pub async fn put_read_model(deps: &Deps, app: &App) -> Result<(), Error> {
         .map_err(store_error)
 }
 
-/// Marks the app as opted in to staging (or not).
+/// Marks the app as opted in to staging (or not) without forking anything: for seeding
+/// fixtures only; `staging::enable` is the operation.
 pub async fn set_staging_enabled(deps: &Deps, app_id: Uuid, enabled: bool) -> Result<(), Error> {
     deps.store
         .update(
@@ -263,16 +288,22 @@ impl UnitOfWork {
         );
     }
 
-    /// Ends a rollback on its app: frees the slot it holds and, when it succeeded, moves the
-    /// production pointer from `from` (as read when it was accepted) to `to`.
-    pub fn end_rollback(
+    /// Ends a change of production (a rollback, a promotion) on its app: frees the slot it
+    /// holds and, when it succeeded, moves the production pointer from `from` (as read when
+    /// it took the slot) to `to`. `schema_seq` records how far the production database's
+    /// schema now is (a promotion applies ops even when its rollout then fails).
+    pub fn end_production_change(
         &mut self,
         app_id: Uuid,
-        rollback: Uuid,
+        change: ActiveChange,
         moved: Option<(Option<Uuid>, Uuid)>,
+        schema_seq: Option<u64>,
     ) {
         let mut update = Update::new().remove(ACTIVE_CHANGE).remove(ACTIVE_KIND);
-        let mut conds = vec![Cond::eq(ACTIVE_CHANGE, rollback.to_string())];
+        if let Some(seq) = schema_seq {
+            update = update.set(PRODUCTION_SCHEMA_SEQ, seq);
+        }
+        let mut conds = vec![Cond::eq(ACTIVE_CHANGE, change.id().to_string())];
         if let Some((from, to)) = moved {
             update = update.set(PRODUCTION_POINTER, to.to_string());
             conds.push(match from {
@@ -280,6 +311,73 @@ impl UnitOfWork {
                 None => Cond::has_not(PRODUCTION_POINTER),
             });
         }
+        self.update_state(app_id, update, conds);
+    }
+}
+
+/// Staging's opt-in, in three steps so that a `PUT …/staging` that fails half-way leaves
+/// nothing: a claim (one enabler at a time, for a bounded time: a crashed enabler's claim
+/// expires), the fork of the database outside the store, then the opt-in itself, which
+/// releases the claim.
+impl UnitOfWork {
+    /// Claims the right to enable staging until `until` (unix seconds): holds only if staging
+    /// is off and nobody else's claim is live at `now`.
+    pub fn claim_staging(&mut self, app_id: Uuid, claim: Uuid, now: i64, until: i64) {
+        let update = Update::new()
+            .set(STAGING_CLAIM, claim.to_string())
+            .set(STAGING_CLAIM_UNTIL, until);
+        let conds = vec![
+            Cond::Or(vec![
+                Cond::has_not(STAGING_ENABLED),
+                Cond::eq(STAGING_ENABLED, false),
+            ]),
+            Cond::Or(vec![
+                Cond::has_not(STAGING_CLAIM),
+                Cond::lt(STAGING_CLAIM_UNTIL, now),
+            ]),
+        ];
+        self.update_state(app_id, update, conds);
+    }
+
+    /// Gives a claim up (the enable failed); nothing if another claim replaced it.
+    pub fn release_staging_claim(&mut self, app_id: Uuid, claim: Uuid) {
+        let update = Update::new()
+            .remove(STAGING_CLAIM)
+            .remove(STAGING_CLAIM_UNTIL);
+        self.update_state(
+            app_id,
+            update,
+            vec![Cond::eq(STAGING_CLAIM, claim.to_string())],
+        );
+    }
+
+    /// Turns staging on under `claim`: staging's pointer starts at production's release (the
+    /// seed), and every op recorded so far is behind the fork.
+    pub fn enable_staging(&mut self, app_id: Uuid, claim: Uuid, seed: Uuid, ops_through: u64) {
+        let update = Update::new()
+            .set(STAGING_ENABLED, true)
+            .set(STAGING_POINTER, seed.to_string())
+            .set(OPS_DISCARDED_THROUGH, ops_through)
+            .remove(STAGING_CLAIM)
+            .remove(STAGING_CLAIM_UNTIL);
+        self.update_state(
+            app_id,
+            update,
+            vec![Cond::eq(STAGING_CLAIM, claim.to_string())],
+        );
+    }
+
+    /// Turns staging off, only while it is on and no change holds the app's slot; the ops
+    /// recorded so far are never promoted.
+    pub fn disable_staging(&mut self, app_id: Uuid, ops_through: u64) {
+        let update = Update::new()
+            .set(STAGING_ENABLED, false)
+            .remove(STAGING_POINTER)
+            .set(OPS_DISCARDED_THROUGH, ops_through);
+        let conds = vec![
+            Cond::eq(STAGING_ENABLED, true),
+            Cond::has_not(ACTIVE_CHANGE),
+        ];
         self.update_state(app_id, update, conds);
     }
 }

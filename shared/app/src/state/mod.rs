@@ -9,6 +9,7 @@
 //! module adds its own verbs to it) and commits it once. The outbox entries it collected are
 //! published right after the commit (DESIGN §5).
 
+pub mod app_env;
 pub mod apps;
 pub mod codec;
 pub mod credentials;
@@ -16,9 +17,11 @@ pub mod deployments;
 pub mod git;
 pub mod idempotency;
 pub mod outbox;
+pub mod promotions;
 pub mod releases;
 pub mod reviews;
 pub mod rollbacks;
+pub mod schema_ops;
 pub mod tenants;
 pub mod trackers;
 
@@ -49,6 +52,8 @@ pub enum Guard {
     StateToken,
     /// The git connection was replaced or removed since it was read.
     Connection,
+    /// The promotion was started or moved since it was read.
+    Promotion,
 }
 
 /// Why a unit of work did not commit.

@@ -34,6 +34,10 @@ pub struct Release {
     /// A review approved this version (ReviewApproved names its deployment).
     #[serde(default)]
     pub approved: bool,
+    /// The schema-op cursor the approving review pinned: the schema this version was
+    /// reviewed against (the rollback guard compares production's with it).
+    #[serde(default)]
+    pub approved_cursor_seq: Option<u64>,
 }
 
 impl Release {
@@ -75,13 +79,21 @@ pub fn number_of(version: &str) -> Option<u64> {
     version.strip_prefix('v')?.parse().ok()
 }
 
-/// Marks release `number` of the app approved; false when there is no such release.
-pub async fn mark_approved(deps: &Deps, app: Uuid, number: u64) -> Result<bool, Error> {
+/// Marks release `number` of the app approved by a review that pinned `cursor_seq`; false
+/// when there is no such release.
+pub async fn mark_approved(
+    deps: &Deps,
+    app: Uuid,
+    number: u64,
+    cursor_seq: u64,
+) -> Result<bool, Error> {
     match deps
         .store
         .update(
             &key(app, number),
-            Update::new().set("approved", true),
+            Update::new()
+                .set("approved", true)
+                .set("approved_cursor_seq", cursor_seq),
             Some(Cond::Exists),
         )
         .await
@@ -103,6 +115,7 @@ impl UnitOfWork {
             environment: d.environment,
             created_at: d.updated_at,
             approved: false,
+            approved_cursor_seq: None,
         };
         self.push(
             TxOp::Put {

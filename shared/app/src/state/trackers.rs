@@ -1,5 +1,5 @@
 //! Deadline trackers of the changes in progress (`INPROGRESS` / `{deadline:012}#{id}`): one
-//! item per deployment or rollback, sorted by its stage deadline, so the reaper finds the
+//! item per deployment, rollback or promotion, sorted by its stage deadline, so the reaper finds the
 //! overdue ones with one keyed query, oldest first.
 
 use axhub_domain::Error;
@@ -21,12 +21,14 @@ const ID: &str = "change_id";
 pub enum Tracked {
     Deployment(Uuid),
     Rollback(Uuid),
+    /// A promotion, by its review request id.
+    Promotion(Uuid),
 }
 
 impl Tracked {
     fn id(self) -> Uuid {
         match self {
-            Tracked::Deployment(id) | Tracked::Rollback(id) => id,
+            Tracked::Deployment(id) | Tracked::Rollback(id) | Tracked::Promotion(id) => id,
         }
     }
 
@@ -34,6 +36,7 @@ impl Tracked {
         match self {
             Tracked::Deployment(_) => "deployment",
             Tracked::Rollback(_) => "rollback",
+            Tracked::Promotion(_) => "promotion",
         }
     }
 }
@@ -82,6 +85,7 @@ pub async fn overdue(deps: &Deps, now: OffsetDateTime, max: u32) -> Result<Vec<O
                 .and_then(|s| Uuid::parse_str(s).ok())?;
             let change = match item.get(KIND).and_then(Value::as_str) {
                 Some("rollback") => Tracked::Rollback(id),
+                Some("promotion") => Tracked::Promotion(id),
                 _ => Tracked::Deployment(id),
             };
             Some(Overdue {
