@@ -2,7 +2,9 @@
 //! is the contract). Only this module says what an event's detail holds.
 
 use axhub_domain::deployment::rfc3339;
-use axhub_domain::{Deployment, DomainEvent, Environment, EventKind, GitConnection, Rollback};
+use axhub_domain::{
+    Deployment, DomainEvent, Environment, EventKind, GitConnection, Promotion, Rollback,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -161,6 +163,88 @@ pub fn rollback_finished(r: &Rollback) -> DomainEvent {
             "failure_reason": r.failure_reason,
             "release_version": r.release_version,
             "completed_at": r.completed_at.map(rfc3339),
+        }),
+    )
+}
+
+/// Staging was turned on: its database forked from production's structure, its pointer at
+/// production's release (the seed rolls out next).
+pub fn staging_enabled(
+    tenant: Uuid,
+    app: Uuid,
+    seed: Uuid,
+    by: &str,
+    at: OffsetDateTime,
+) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::StagingEnabled,
+        tenant,
+        app,
+        at,
+        json!({"seed_deployment_id": seed, "by": by, "enabled_at": rfc3339(at)}),
+    )
+}
+
+/// Staging was turned off: its workload and database go, the ops up to `discarded_through`
+/// that were never promoted are discarded.
+pub fn staging_disabled(
+    tenant: Uuid,
+    app: Uuid,
+    discarded_through: u64,
+    by: &str,
+    at: OffsetDateTime,
+) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::StagingDisabled,
+        tenant,
+        app,
+        at,
+        json!({
+            "discarded_through_seq": discarded_through,
+            "by": by,
+            "disabled_at": rfc3339(at),
+        }),
+    )
+}
+
+/// A promotion's `promote_status` changed (`promoting`, `promoted`, `failed`), for the review
+/// service to show.
+pub fn promote_status_changed(p: &Promotion) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::PromoteStatusChanged,
+        p.tenant_id,
+        p.app_id,
+        p.updated_at,
+        json!({
+            "request_id": p.request_id,
+            "deployment_id": p.deployment_id,
+            "release_version": p.release_version,
+            "promote_status": p.status.as_str(),
+            "failure_reason": p.failure_reason,
+            "attempt": p.attempt,
+            "cursor_seq": p.cursor_seq,
+            "applied_ops": p.applied_ops,
+            "changed_at": rfc3339(p.updated_at),
+        }),
+    )
+}
+
+/// A promotion moved the production pointer to the reviewed release.
+pub fn pointer_moved_by_promotion(p: &Promotion) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::ProductionPointerMoved,
+        p.tenant_id,
+        p.app_id,
+        p.updated_at,
+        json!({
+            "deployment_id": p.deployment_id,
+            "previous_deployment_id": p.previous_deployment_id,
+            "environment": Environment::Production,
+            "release_version": p.release_version,
+            "image_uri": p.image_uri,
+            "cause": "promotion",
+            "request_id": p.request_id,
+            "moved_at": rfc3339(p.updated_at),
         }),
     )
 }

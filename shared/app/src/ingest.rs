@@ -7,8 +7,11 @@
 //! `MembershipUpserted {tenant_id, user_id, role}`, `MembershipRemoved {tenant_id, user_id}`,
 //! `AppUpserted {id, tenant_id, owner_id, slug, subdomain, approved}`, `AppDeleted {id}`,
 //! `ReviewRequested`/`ReviewApproved`/`ReviewRejected`/`ReviewCancelled` `{request_id, app_id,
-//! deployment_id, cursor_seq}`; every detail carries `version` (a number that grows with each
-//! change of that entity, e.g. its update time in ms).
+//! deployment_id, cursor_seq}`, `AppEnvChanged {app_id, environment, hashes}` (value hashes
+//! of the app's environment variables); every detail carries `version` (a number that grows
+//! with each change of that entity, e.g. its update time in ms). `SchemaOpRecorded {app_id,
+//! seq, op, …}` (the no-code DB service's structured schema ops) needs none: an op never
+//! changes, its `seq` is its identity.
 
 use axhub_domain::ErrorCode;
 use axhub_domain::{App, Error, Membership, Tenant};
@@ -17,10 +20,13 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::state::app_env::{self, EnvHashes};
 use crate::state::codec::bare;
 use crate::state::reviews::{self, Review, ReviewStatus};
-use crate::state::{apps, deployments, releases, tenants};
-use crate::{Deps, store_error};
+use crate::state::{apps, deployments, releases, schema_ops, tenants};
+use crate::{Deps, promotion, store_error};
+use axhub_domain::Environment;
+use axhub_ports::appdb::SchemaOp;
 
 /// What happened to one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,8 +100,25 @@ struct ReviewEvent {
     cursor_seq: u64,
 }
 
+#[derive(Deserialize)]
+struct EnvEvent {
+    app_id: Uuid,
+    environment: Environment,
+    /// Key → hash of its value (the apps service never sends values).
+    hashes: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct OpEvent {
+    app_id: Uuid,
+    #[serde(flatten)]
+    op: SchemaOp,
+}
+
 /// A review's request or decision. The review belongs to the version it names: an approval
-/// marks that release approved (and the app approved, even before the app itself is known).
+/// marks that release approved (and the app approved, even before the app itself is known)
+/// and starts its promotion. A repeated approval starts nothing new, but one whose first
+/// delivery died before the promotion was written starts it now.
 async fn review(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applied, Error> {
     let e: ReviewEvent = parse(detail)?;
     let status = match detail_type {
@@ -111,26 +134,35 @@ async fn review(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applie
         cursor_seq: e.cursor_seq,
         status,
     };
-    if !reviews::put_newer(deps, &review, version(detail)?).await? {
-        return Ok(Applied::Stale);
-    }
-    if status == ReviewStatus::Approved {
+    let fresh = reviews::put_newer(deps, &review, version(detail)?).await?;
+    let approved = match fresh {
+        true => status == ReviewStatus::Approved,
+        false => reviews::get(deps, e.request_id)
+            .await?
+            .is_some_and(|r| r.status == ReviewStatus::Approved && r == review),
+    };
+    if approved {
         reviews::mark_app_approved(deps, e.app_id).await?;
-        approve_release(deps, e.app_id, e.deployment_id).await?;
+        approve_release(deps, e.app_id, e.deployment_id, e.cursor_seq).await?;
+        promotion::start_for_approval(deps, &review).await?;
     }
-    Ok(Applied::Applied)
+    Ok(if fresh {
+        Applied::Applied
+    } else {
+        Applied::Stale
+    })
 }
 
 /// Marks the release that deployment `d` of the app made as approved; a deployment of another
 /// app, or one that made no release, approves nothing.
-async fn approve_release(deps: &Deps, app: Uuid, d: Uuid) -> Result<(), Error> {
+async fn approve_release(deps: &Deps, app: Uuid, d: Uuid, cursor_seq: u64) -> Result<(), Error> {
     let number = deployments::get(deps, d)
         .await?
         .filter(|d| d.app_id == app)
         .and_then(|d| d.release_version)
         .and_then(|v| releases::number_of(&v));
     if let Some(n) = number {
-        releases::mark_approved(deps, app, n).await?;
+        releases::mark_approved(deps, app, n, cursor_seq).await?;
     }
     Ok(())
 }
@@ -140,7 +172,8 @@ async fn approve_release(deps: &Deps, app: Uuid, d: Uuid) -> Result<(), Error> {
 pub fn source_of(detail_type: &str) -> Option<&'static str> {
     match detail_type {
         "TenantUpserted" | "MembershipUpserted" | "MembershipRemoved" => Some("axhub.tenants"),
-        "AppUpserted" | "AppDeleted" => Some("axhub.apps"),
+        "AppUpserted" | "AppDeleted" | "AppEnvChanged" => Some("axhub.apps"),
+        "SchemaOpRecorded" => Some("axhub.nocode-db"),
         "ReviewRequested" | "ReviewApproved" | "ReviewRejected" | "ReviewCancelled" => {
             Some("axhub.review")
         }
@@ -194,6 +227,29 @@ pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<App
         }
         "ReviewRequested" | "ReviewApproved" | "ReviewRejected" | "ReviewCancelled" => {
             review(deps, detail_type, detail).await
+        }
+        "AppEnvChanged" => {
+            let e: EnvEvent = parse(detail)?;
+            let hashes = EnvHashes { hashes: e.hashes };
+            put_newer(
+                deps,
+                app_env::item(e.app_id, e.environment, &hashes)?,
+                version(detail)?,
+            )
+            .await
+        }
+        "SchemaOpRecorded" => {
+            let e: OpEvent = parse(detail)?;
+            if let Err(why) = e.op.change.validate() {
+                return Err(Error::bad_request(format!("schema op {}: {why}", e.op.seq)));
+            }
+            if e.op.seq == 0 || i64::try_from(e.op.seq).is_err() {
+                return Err(Error::bad_request("schema op seq must be in 1..=i64::MAX"));
+            }
+            Ok(match schema_ops::record(deps, e.app_id, &e.op).await? {
+                true => Applied::Applied,
+                false => Applied::Stale,
+            })
         }
         _ => Ok(Applied::Ignored),
     }

@@ -14,8 +14,11 @@ pub mod ingest;
 pub mod outbox;
 pub mod paging;
 pub mod pipeline;
+pub mod preflight;
+pub mod promotion;
 pub mod releases;
 pub mod rollback;
+pub mod staging;
 pub mod state;
 pub mod trigger;
 
@@ -25,7 +28,7 @@ use axhub_domain::Error;
 use axhub_store::{Store, StoreError};
 use time::OffsetDateTime;
 
-use axhub_ports::{Clock, Cluster, GitHub, Publisher, SystemClock};
+use axhub_ports::{AppDatabase, Clock, Cluster, GitHub, Publisher, Registry, SystemClock};
 
 pub use cursor::CursorCodec;
 
@@ -41,6 +44,12 @@ pub struct Deps {
     pub publisher: Option<Arc<dyn Publisher>>,
     /// The cluster that builds and runs apps; without one diagnosis and rollout answer 503.
     pub cluster: Option<Arc<dyn Cluster>>,
+    /// The apps' databases (production, and staging once opted in); without one staging and
+    /// promotion answer 503.
+    pub app_db: Option<Arc<dyn AppDatabase>>,
+    /// The image registry, asked whether releases' images still exist; without one
+    /// promote-preflight answers 503.
+    pub registry: Option<Arc<dyn Registry>>,
     pub pipeline: pipeline::PipelineConfig,
 }
 
@@ -53,6 +62,8 @@ impl Deps {
             github: None,
             publisher: None,
             cluster: None,
+            app_db: None,
+            registry: None,
             pipeline: pipeline::PipelineConfig::default(),
         }
     }
@@ -70,6 +81,30 @@ impl Deps {
     pub fn with_cluster(mut self, cluster: Arc<dyn Cluster>) -> Self {
         self.cluster = Some(cluster);
         self
+    }
+
+    pub fn with_app_db(mut self, app_db: Arc<dyn AppDatabase>) -> Self {
+        self.app_db = Some(app_db);
+        self
+    }
+
+    /// The app databases, or the 503 that says this deployment has none.
+    pub fn app_db(&self) -> Result<&Arc<dyn AppDatabase>, Error> {
+        self.app_db.as_ref().ok_or_else(|| {
+            Error::unimplemented("this deployment has no app database configured (app-db-url)")
+        })
+    }
+
+    pub fn with_registry(mut self, registry: Arc<dyn Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The registry, or the 503 that says this deployment has none.
+    pub fn registry(&self) -> Result<&Arc<dyn Registry>, Error> {
+        self.registry
+            .as_ref()
+            .ok_or_else(|| Error::unimplemented("this deployment has no image registry configured"))
     }
 
     pub fn with_pipeline(mut self, config: pipeline::PipelineConfig) -> Self {
@@ -107,5 +142,17 @@ pub fn store_error(e: StoreError) -> Error {
             tracing::error!(error = %other, "store failure");
             Error::internal("the state store failed")
         }
+    }
+}
+
+/// App-database failures that reach a use case's caller: a passing one is a 503 to retry,
+/// anything else an internal error (the details go to the log).
+pub fn app_db_error(e: axhub_ports::appdb::AppDbError) -> Error {
+    if e.is_retryable() {
+        tracing::warn!(error = %e, "app database unavailable");
+        Error::unavailable("the app database is unavailable; retry shortly")
+    } else {
+        tracing::error!(error = %e, "app database failure");
+        Error::internal("the app database refused the change")
     }
 }

@@ -13,9 +13,9 @@ use crate::deployments::find;
 use crate::idempotency::IdempotencyKey;
 use crate::pipeline::{self, Job};
 use crate::state::apps::{self, ActiveChange};
-use crate::state::releases;
 use crate::state::trackers::Tracked;
 use crate::state::{Guard, Refused, UnitOfWork};
+use crate::state::{releases, schema_ops};
 use crate::trigger::{MAX_ATTEMPTS, in_progress, too_busy};
 use crate::{Deps, access, events};
 
@@ -75,22 +75,44 @@ pub async fn request(
             ),
         ));
     }
+    let release = match target
+        .release_version
+        .as_deref()
+        .and_then(releases::number_of)
+    {
+        Some(n) => releases::get(deps, app_id, n).await?,
+        None => None,
+    };
     // Spec FR-014: with staging on, production changes only to what a review approved.
-    if ctx.app.staging_enabled {
-        let release = match target
-            .release_version
-            .as_deref()
-            .and_then(releases::number_of)
-        {
-            Some(n) => releases::get(deps, app_id, n).await?,
-            None => None,
-        };
-        if !release.is_some_and(|r| r.approved) {
-            return Err(Error::new(
-                ErrorCode::VersionNotApproved,
+    if ctx.app.staging_enabled && !release.as_ref().is_some_and(|r| r.approved) {
+        return Err(Error::new(
+            ErrorCode::VersionNotApproved,
+            format!(
+                "{} was never approved by a review: with staging on, production rolls \
+                 back only to an approved version",
+                target
+                    .release_version
+                    .as_deref()
+                    .unwrap_or("this deployment")
+            ),
+        ));
+    }
+    if !input.confirm_schema_skew {
+        let reviewed_against = release.and_then(|r| r.approved_cursor_seq).unwrap_or(0);
+        let skew = destructive_since(
+            deps,
+            app_id,
+            reviewed_against,
+            ctx.state.production_schema_seq,
+        )
+        .await?;
+        if !skew.is_empty() {
+            return Err(Error::precondition(
+                ErrorCode::ConfirmRequired,
                 format!(
-                    "{} was never approved by a review: with staging on, production rolls \
-                     back only to an approved version",
+                    "destructive schema ops {skew:?} were applied to production after {} was \
+                     reviewed; a rollback does not revert them. Send confirm_schema_skew: true \
+                     to roll back anyway",
                     target
                         .release_version
                         .as_deref()
@@ -160,4 +182,19 @@ pub async fn request(
         ctx = apps::existing(deps, app_id).await?;
     }
     Err(too_busy())
+}
+
+/// The seqs of destructive schema ops production applied after `after`, up to `through`.
+async fn destructive_since(
+    deps: &Deps,
+    app_id: Uuid,
+    after: u64,
+    through: u64,
+) -> Result<Vec<u64>, Error> {
+    Ok(schema_ops::window(deps, app_id, after, through)
+        .await?
+        .into_iter()
+        .filter(|l| l.destructive)
+        .map(|l| l.op.seq)
+        .collect())
 }

@@ -1,11 +1,13 @@
 //! The build → push → deploy pipeline (DESIGN §5). A worker runs a [`Job`] whenever one
 //! arrives: `advance` moves a deployment as far as it can right now and says when to look
-//! again; `rollback` swaps production to an earlier image. Every move is one unit of work
+//! again; `rollback` swaps production to an earlier image; `promote` carries out an approved
+//! review; `settle_staging` seeds or tears down staging. Every move is one unit of work
 //! (deployment + deadline tracker + slot + pointer + outbox, [`transition`]), so duplicate,
 //! late or redelivered jobs never build twice and never bring a terminal deployment back; a
 //! cancelled deployment stops at the next boundary. The reaper ends deployments stuck past
 //! their stage deadline.
 
+mod promote;
 mod reaper;
 mod rollback;
 mod settle;
@@ -41,6 +43,8 @@ pub struct PipelineConfig {
     pub deploying_deadline: Duration,
     /// How long a rollback may take to roll out.
     pub rollback_deadline: Duration,
+    /// How long a promotion may stay `promoting` (waiting for the app's slot included).
+    pub promote_deadline: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -54,6 +58,7 @@ impl Default for PipelineConfig {
             pushing_deadline: Duration::from_secs(10 * 60),
             deploying_deadline: Duration::from_secs(15 * 60),
             rollback_deadline: Duration::from_secs(15 * 60),
+            promote_deadline: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -86,6 +91,12 @@ pub enum Job {
     Advance { deployment_id: Uuid },
     /// Roll production out to this rollback's target, and end it.
     Rollback { rollback_id: Uuid },
+    /// Carry out this review's promotion: schema ops, rollout, pointer.
+    Promote { request_id: Uuid },
+    /// Make the app's staging environment what its state says: the staging pointer's release
+    /// running (the seed after staging is enabled), or nothing and no database (after it is
+    /// disabled).
+    SettleStaging { app_id: Uuid },
 }
 
 impl Job {
@@ -108,5 +119,7 @@ pub async fn run(deps: &Deps, job: &Job) -> Result<Next, Error> {
     match job {
         Job::Advance { deployment_id } => advance(deps, *deployment_id).await,
         Job::Rollback { rollback_id } => rollback::run(deps, *rollback_id).await,
+        Job::Promote { request_id } => promote::run(deps, *request_id).await,
+        Job::SettleStaging { app_id } => settle::settle_staging(deps, *app_id).await,
     }
 }

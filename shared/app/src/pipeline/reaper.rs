@@ -1,14 +1,16 @@
-//! The reaper: ends changes stuck past their stage deadline with code `timeout`: deployments
-//! and rollbacks alike free the app's slot, and a follow-up job lets a worker stop what they
+//! The reaper: ends changes stuck past their stage deadline with code `timeout`: deployments,
+//! rollbacks and promotions alike free the app's slot, and a follow-up job lets a worker stop what they
 //! left running (with retries, and without the reaper needing the cluster).
 
 use axhub_domain::{Cause, Error, FailureReason, Stage};
 
+use super::promote::{self, Ending};
 use super::rollback;
 use super::transition::{Finish, commit};
 use crate::Deps;
+use crate::state::apps::ActiveChange;
 use crate::state::trackers::{self, Overdue, Tracked};
-use crate::state::{apps, deployments, rollbacks};
+use crate::state::{apps, deployments, promotions, rollbacks};
 
 /// Ends the changes stuck past their deadline. Returns how many it ended.
 pub async fn reap(deps: &Deps, max: u32) -> Result<usize, Error> {
@@ -18,6 +20,7 @@ pub async fn reap(deps: &Deps, max: u32) -> Result<usize, Error> {
         let ended = match overdue.change {
             Tracked::Deployment(_) => reap_deployment(deps, &overdue).await?,
             Tracked::Rollback(_) => reap_rollback(deps, &overdue).await?,
+            Tracked::Promotion(_) => reap_promotion(deps, &overdue).await?,
         };
         if ended {
             reaped += 1;
@@ -76,4 +79,27 @@ async fn reap_rollback(deps: &Deps, overdue: &Overdue) -> Result<bool, Error> {
     };
     let reason = timeout(Stage::Deploying, limit, "rollback");
     rollback::end(deps, &r, Err(reason), true).await
+}
+
+async fn reap_promotion(deps: &Deps, overdue: &Overdue) -> Result<bool, Error> {
+    let Tracked::Promotion(id) = overdue.change else {
+        return Ok(false);
+    };
+    let limit = deps.pipeline.promote_deadline;
+    let p = promotions::get(deps, id).await?;
+    let Some(p) = p.filter(|p| overdue.is_current(!p.status.is_terminal(), p.updated_at + limit))
+    else {
+        trackers::drop_tracker(deps, overdue).await;
+        return Ok(false);
+    };
+    let holds_slot = apps::load(deps, p.app_id)
+        .await?
+        .is_some_and(|ctx| ctx.state.active == Some(ActiveChange::Promotion(id)));
+    let reason = timeout(Stage::Deploying, limit, "promotion");
+    let ending = Ending {
+        holds_slot,
+        schema_seq: None,
+        follow_up: true,
+    };
+    promote::end(deps, &p, Err(reason), ending).await
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::settle::settle_workload;
 use super::{DEPLOY_QUEUE, Job, Next, workload};
+use crate::state::apps::ActiveChange;
 use crate::state::trackers::Tracked;
 use crate::state::{Refused, UnitOfWork, apps, rollbacks};
 use crate::{Deps, events};
@@ -96,7 +97,7 @@ pub(super) async fn end(
         Tracked::Rollback(r.id),
         r.updated_at + deps.pipeline.rollback_deadline,
     );
-    work.end_rollback(r.app_id, r.id, moved);
+    work.end_production_change(r.app_id, ActiveChange::Rollback(r.id), moved, None);
     if moved.is_some() {
         work.emit(events::pointer_moved_by_rollback(&new))?;
     }

@@ -8,10 +8,10 @@ use axhub_ports::Cluster;
 use axhub_ports::cluster::ClusterError;
 use uuid::Uuid;
 
-use super::workload;
-use crate::Deps;
+use super::{Next, workload};
 use crate::state::apps::{self, ActiveChange};
 use crate::state::deployments;
+use crate::{Deps, app_db_error};
 
 /// Puts the app's `env` workload back to its pointer's release, unless the change holding the
 /// app's slot is rolling out that environment right now (it owns the workload until it ends,
@@ -34,7 +34,11 @@ pub(super) async fn settle_workload(
                 return Ok(());
             }
         }
-        Some(ActiveChange::Rollback(_)) if env == Environment::Production => return Ok(()),
+        Some(ActiveChange::Rollback(_) | ActiveChange::Promotion(_))
+            if env == Environment::Production =>
+        {
+            return Ok(());
+        }
         _ => {}
     }
     let pointer = match env {
@@ -64,4 +68,29 @@ pub(super) async fn settle_workload(
             Ok(())
         }
     }
+}
+
+/// Makes staging what the app's state says: with staging on, its workload runs the staging
+/// pointer's release (the seed, right after `PUT …/staging`); with staging off, no workload
+/// and no database (after `DELETE …/staging`, which drops the database itself and leaves it to
+/// this job only when that failed). A database being forked by a live enable claim is left
+/// alone.
+pub(super) async fn settle_staging(deps: &Deps, app_id: Uuid) -> Result<Next, Error> {
+    let cluster = deps.cluster()?.clone();
+    let Some(ctx) = apps::load(deps, app_id).await? else {
+        return Ok(Next::Done);
+    };
+    settle_workload(deps, cluster.as_ref(), app_id, Environment::Staging).await?;
+    let now = deps.now().unix_timestamp();
+    let enabling = ctx
+        .state
+        .staging_claim
+        .is_some_and(|(_, until)| until >= now);
+    if !ctx.app.staging_enabled && !enabling {
+        deps.app_db()?
+            .drop_schema(app_id, Environment::Staging)
+            .await
+            .map_err(app_db_error)?;
+    }
+    Ok(Next::Done)
 }
