@@ -3,7 +3,6 @@
 use axhub_app::deployments::{self, CreateDeployment};
 use axhub_app::diagnosis;
 use axhub_app::paging::{ListPage, ListParams};
-use axhub_app::releases::{self, ReleaseView};
 use axhub_app::rollback::{self, RollbackRequest};
 use axhub_domain::diagnosis::Diagnosis;
 use axhub_domain::{Deployment, validate};
@@ -19,8 +18,8 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, get_one, cancel, rollback, diagnosis, tenant_feed, releases),
-    components(schemas(Deployment, CreateDeployment, RollbackRequest, Diagnosis, ReleaseView, ErrorEnvelope)),
+    paths(list, create, get_one, cancel, rollback, diagnosis, tenant_feed),
+    components(schemas(Deployment, CreateDeployment, RollbackRequest, Diagnosis, ErrorEnvelope)),
     tags((name = "deployments", description = "배포 트리거·상태·취소·롤백"))
 )]
 pub struct Doc;
@@ -39,7 +38,6 @@ pub fn routes() -> Routes {
         .post("/api/v1/apps/{appID}/deployments/{did}/rollback", rollback)
         .get("/api/v1/apps/{appID}/diagnosis", diagnosis)
         .get("/api/v1/tenants/{tenantID}/deployments", tenant_feed)
-        .get("/api/v1/apps/{appID}/releases", releases)
 }
 
 /// The Lambda's whole router.
@@ -242,31 +240,4 @@ async fn diagnosis(
     AppId(app_id): AppId,
 ) -> ApiResult<Json<Diagnosis>> {
     Ok(Json(diagnosis::diagnosis(&s.deps, &who, app_id).await?))
-}
-
-type ReleasePage = ListResponse<ReleaseView>;
-
-/// 성공한 배포에 부여된 버전 목록을 최신 버전부터 반환한다.
-#[utoipa::path(
-    get, path = "/api/v1/apps/{appID}/releases", tag = "deployments",
-    operation_id = "deployGetApiV1AppsByAppIDReleases",
-    params(
-        ("appID" = Uuid, Path, description = "앱 UUID"),
-        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "개수 (1~100, 기본 20)"),
-        ("offset" = Option<i64>, Query, minimum = 0, description = "시작 위치 (기본 0)"),
-        ("cursor" = Option<String>, Query, description = "직전 응답의 next_cursor"),
-    ),
-    responses(
-        (status = 200, description = "버전 목록", body = ReleasePage),
-    )
-)]
-async fn releases(
-    State(s): State<AppState>,
-    Caller(who): Caller,
-    AppId(app_id): AppId,
-    q: QueryMap,
-) -> ApiResult<Json<ReleasePage>> {
-    Ok(page(
-        releases::list(&s.deps, &who, app_id, list_params(&q)?).await?,
-    ))
 }

@@ -57,6 +57,10 @@ uuid_param!(
     /// `{tenantID}`
     TenantId = "tenantID"
 );
+uuid_param!(
+    /// `{requestID}`: a review request (and its promotion).
+    ReviewRequestId = "requestID"
+);
 
 /// `{installationID}`: GitHub's installation id, an integer ≥ 1 written in plain decimal
 /// digits (no sign, no leading zero).
