@@ -4,14 +4,15 @@
 //! connects anywhere: the clients are built on first use (`lazy.rs`), so a cold start is
 //! reading and checking settings.
 //!
-//! | function       | store | events | deploy queue | cluster | GitHub | tokens |
-//! |----------------|-------|--------|--------------|---------|--------|--------|
-//! | deployments    | ✓     | ✓      | ✓ (trigger, rollback) | ✓ (diagnosis) | ✓ (HEAD) | ✓ |
-//! | git            | ✓     | ✓ (git connected/disconnected) | | | ✓ | ✓ |
-//! | github-webhook | ✓     | ✓      | ✓ (push → deploy) | | signatures only | |
-//! | deploy-worker  | ✓     | ✓      | ✓            | ✓       | ✓ (clone token) | |
-//! | maintenance    | ✓     | ✓      | ✓ (sweeper)  | ✓ (reaper) | | |
-//! | events-ingest  | ✓     |        |              |         |        | |
+//! | function       | store | events | deploy queue | cluster | GitHub | tokens | app db | registry |
+//! |----------------|-------|--------|--------------|---------|--------|--------|--------|----------|
+//! | deployments    | ✓     | ✓      | ✓ (trigger, rollback) | ✓ (diagnosis) | ✓ (HEAD) | ✓ | | |
+//! | lifecycle      | ✓     | ✓ (staging) | ✓ (seed, teardown, promotion retry) | | | ✓ | ✓ (fork, drop) | ✓ (preflight) |
+//! | git            | ✓     | ✓ (git connected/disconnected) | | | ✓ | ✓ | | |
+//! | github-webhook | ✓     | ✓      | ✓ (push → deploy) | | signatures only | | | |
+//! | deploy-worker  | ✓     | ✓      | ✓            | ✓       | ✓ (clone token) | | ✓ (promotion, teardown) | |
+//! | maintenance    | ✓     | ✓      | ✓ (sweeper)  | ✓ (reaper) | | | | |
+//! | events-ingest  | ✓     | ✓ (promote status) | ✓ (promotion on approval) | | | | | |
 
 use std::sync::Arc;
 
@@ -80,6 +81,19 @@ impl Wiring {
         Ok(self)
     }
 
+    /// The apps' databases on PostgreSQL (`AXHUB_APP_DB_URL`).
+    fn app_db(mut self, vars: &Vars) -> anyhow::Result<Self> {
+        let url = vars.require("AXHUB_APP_DB_URL")?;
+        self.deps = self.deps.with_app_db(crate::appdb::app_db(url));
+        Ok(self)
+    }
+
+    /// ECR, asked whether releases' images still exist.
+    fn registry(mut self) -> Self {
+        self.deps = self.deps.with_registry(clients::registry(&self.aws));
+        self
+    }
+
     /// The GitHub App, when configured.
     fn github_app(mut self, vars: &Vars) -> anyhow::Result<Self> {
         if let Some(config) = settings::github_config_from(vars)? {
@@ -127,6 +141,19 @@ pub fn deployments(vars: &Vars) -> anyhow::Result<AppState> {
     Ok(http_state(deps, settings::auth_config_from(vars)?))
 }
 
+/// `lifecycle`: releases, staging on and off (forks and drops the staging database, queues
+/// the seed and the teardown), promote-preflight, promotion retry (queues the promotion).
+pub fn lifecycle(vars: &Vars) -> anyhow::Result<AppState> {
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    let deps = w
+        .publisher(vars, Some(queue))?
+        .app_db(vars)?
+        .registry()
+        .done();
+    Ok(http_state(deps, settings::auth_config_from(vars)?))
+}
+
 /// `git`: the GitHub connection and install flow; connecting and disconnecting publish
 /// `git.connected` / `git.disconnected` events, nothing else leaves the function.
 pub fn git(vars: &Vars) -> anyhow::Result<AppState> {
@@ -164,7 +191,8 @@ pub struct Worker {
     pub deploy_queue: Arc<dyn Queue>,
 }
 
-/// `deploy-worker`: the pipeline stages (cluster, GitHub clone tokens, events, follow-ups).
+/// `deploy-worker`: the pipeline stages (cluster, GitHub clone tokens, events, follow-ups),
+/// promotions and staging's seed and teardown (the app databases).
 pub fn deploy_worker(vars: &Vars) -> anyhow::Result<Worker> {
     let w = Wiring::new(vars)?;
     let deploy_queue = w.deploy_queue(vars)?;
@@ -172,6 +200,7 @@ pub fn deploy_worker(vars: &Vars) -> anyhow::Result<Worker> {
         .publisher(vars, Some(deploy_queue.clone()))?
         .cluster(vars)?
         .github_app(vars)?
+        .app_db(vars)?
         .done();
     Ok(Worker { deps, deploy_queue })
 }
@@ -184,7 +213,10 @@ pub fn maintenance(vars: &Vars) -> anyhow::Result<Arc<Deps>> {
     Ok(w.publisher(vars, Some(queue))?.cluster(vars)?.done())
 }
 
-/// `events-ingest`: the read model of neighbouring services' events; the store only.
+/// `events-ingest`: the read model of neighbouring services' events; an approval starts a
+/// promotion (its job and its `PromoteStatusChanged` event).
 pub fn events_ingest(vars: &Vars) -> anyhow::Result<Arc<Deps>> {
-    Ok(Wiring::new(vars)?.done())
+    let w = Wiring::new(vars)?;
+    let queue = w.deploy_queue(vars)?;
+    Ok(w.publisher(vars, Some(queue))?.done())
 }

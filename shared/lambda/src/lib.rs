@@ -3,6 +3,7 @@
 //! reads and checks the variables, `clients` and `lazy` build the clients on first use,
 //! `sqs` drives the queue-fed functions' batches. JSON logs for CloudWatch.
 
+pub mod appdb;
 pub mod clients;
 pub mod functions;
 pub mod github;
@@ -12,7 +13,7 @@ pub mod sqs;
 mod vars;
 
 pub use functions::{
-    Worker, deploy_worker, deployments, events_ingest, git, github_webhook, maintenance,
+    Worker, deploy_worker, deployments, events_ingest, git, github_webhook, lifecycle, maintenance,
 };
 pub use vars::Vars;
 
