@@ -45,6 +45,7 @@ pub fn wire(
     let deps = deps
         .with_publisher(Arc::new(publisher))
         .with_cluster(cluster.clone())
+        .with_registry(cluster.clone())
         .with_pipeline(PipelineConfig {
             poll,
             ..PipelineConfig::default()

@@ -18,6 +18,7 @@ use axum::Router;
 /// Every endpoint group of the contract on one table (the Lambdas serve one group each).
 pub fn groups() -> Routes {
     deployments_fn::routes()
+        .merge(lifecycle_fn::routes())
         .merge(git_fn::routes())
         .merge(github_webhook_fn::routes())
 }
@@ -27,6 +28,7 @@ pub fn groups() -> Routes {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     axhub_http::openapi::contract([
         deployments_fn::openapi(),
+        lifecycle_fn::openapi(),
         git_fn::openapi(),
         github_webhook_fn::openapi(),
     ])
@@ -64,12 +66,29 @@ pub struct Local {
     pub background: background::Background,
 }
 
+/// The apps' databases: PostgreSQL at `url` (`--app-db-url`), or by default one SQLite file
+/// per app and environment under `{data_dir}/appdb`.
+pub async fn app_db(
+    data_dir: &Path,
+    url: Option<&str>,
+) -> anyhow::Result<Arc<dyn axhub_ports::AppDatabase>> {
+    Ok(match url {
+        Some(url) => Arc::new(
+            axhub_postgres::PostgresAppDatabase::connect(url)
+                .await
+                .context("connecting to the app database (--app-db-url)")?,
+        ),
+        None => Arc::new(axhub_sqlite::SqliteAppDatabase::new(data_dir.join("appdb"))),
+    })
+}
+
 /// Opens the data directory (creating it) and builds the shared state.
 pub fn open(
     data_dir: &Path,
     jwt_secret: Option<&str>,
     sim: axhub_simcluster::SimConfig,
     github: &github::GitHubArgs,
+    app_db: Arc<dyn axhub_ports::AppDatabase>,
 ) -> anyhow::Result<Local> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
@@ -80,7 +99,7 @@ pub fn open(
         None => persistent_secret(data_dir, "jwt-secret")?,
     };
     let cursor_secret = persistent_secret(data_dir, "cursor-secret")?;
-    let mut deps = Deps::new(Arc::new(store.clone()), &cursor_secret);
+    let mut deps = Deps::new(Arc::new(store.clone()), &cursor_secret).with_app_db(app_db);
     if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
         deps = deps.with_github(gh);
     }

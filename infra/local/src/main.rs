@@ -32,6 +32,10 @@ struct Args {
     /// How long a simulated rollout takes, in milliseconds.
     #[arg(long, env = "AXHUB_SIM_ROLLOUT_MS", default_value_t = 2000)]
     sim_rollout_ms: u64,
+    /// PostgreSQL for the apps' databases (`postgres://user@host:port/db`); default: SQLite
+    /// files under the data directory.
+    #[arg(long, env = "AXHUB_APP_DB_URL", hide_env_values = true)]
+    app_db_url: Option<String>,
     #[command(flatten)]
     github: axhub_local::github::GitHubArgs,
 }
@@ -49,11 +53,14 @@ async fn main() -> anyhow::Result<()> {
         build_time: std::time::Duration::from_millis(args.sim_build_ms),
         rollout_time: std::time::Duration::from_millis(args.sim_rollout_ms),
     };
+    std::fs::create_dir_all(&args.data_dir)?;
+    let app_db = axhub_local::app_db(&args.data_dir, args.app_db_url.as_deref()).await?;
     let local = axhub_local::open(
         &args.data_dir,
         args.jwt_secret.as_deref(),
         sim,
         &args.github,
+        app_db,
     )?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
     let addr = listener.local_addr()?;
