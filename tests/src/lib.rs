@@ -105,7 +105,7 @@ pub async fn app_on(store: Arc<dyn Store>) -> TestApp {
     let deps = Arc::new(Deps::new(store, b"cursor-secret"));
     let auth = test_auth(&deps);
     let world = seed(&deps).await;
-    let router = deployments_fn::router(AppState {
+    let router = deploy_router(AppState {
         deps: deps.clone(),
         auth,
     });
@@ -392,6 +392,69 @@ impl Store for CountingStore {
     }
 }
 
+/// A store that fails on request: `fail_transaction(n)` lets `n - 1` transactions through and
+/// fails the `n`th as unavailable (once), the way a store that goes away mid-operation does.
+pub struct FaultyStore {
+    pub inner: Arc<dyn Store>,
+    countdown: std::sync::atomic::AtomicI64,
+}
+
+impl FaultyStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            countdown: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    pub fn fail_transaction(&self, n: i64) {
+        self.countdown.store(n, Ordering::SeqCst);
+    }
+
+    /// Whether the armed failure is still to come.
+    pub fn armed(&self) -> bool {
+        self.countdown.load(Ordering::SeqCst) > 0
+    }
+}
+
+#[async_trait]
+impl Store for FaultyStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, cond: Option<Cond>) -> Result<(), StoreError> {
+        self.inner.put(item, cond).await
+    }
+    async fn update(&self, key: &Key, u: Update, cond: Option<Cond>) -> Result<Item, StoreError> {
+        self.inner.update(key, u, cond).await
+    }
+    async fn delete(&self, key: &Key, cond: Option<Cond>) -> Result<Option<Item>, StoreError> {
+        self.inner.delete(key, cond).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> Result<(), StoreError> {
+        if self.countdown.fetch_sub(1, Ordering::SeqCst) == 1 {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        self.inner.transact(ops).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+}
+
+/// The routers of the deployments and lifecycle groups on one router, as axhub-local serves
+/// them.
+pub fn deploy_router(state: AppState) -> Router {
+    let routes = deployments_fn::routes().merge(lifecycle_fn::routes());
+    axhub_http::finish(routes.into_router(), state)
+}
+
+/// A fresh directory of SQLite app databases.
+pub fn sqlite_app_db() -> Arc<dyn axhub_ports::AppDatabase> {
+    let dir = std::env::temp_dir().join(format!("axhub-appdb-{}", Uuid::now_v7().simple()));
+    Arc::new(axhub_sqlite::SqliteAppDatabase::new(dir))
+}
+
 /// A full local stack: store, deploy queue, simulated cluster, event bus, and (unless
 /// `with_worker` is false) the worker and maintenance loops in the background.
 pub struct Stack {
@@ -415,6 +478,8 @@ pub struct StackOptions {
     pub with_publisher: bool,
     pub max_receives: u32,
     pub pipeline: axhub_app::pipeline::PipelineConfig,
+    /// The app databases (default: SQLite files in a fresh temporary directory).
+    pub app_db: Option<Arc<dyn axhub_ports::AppDatabase>>,
 }
 
 impl Default for StackOptions {
@@ -429,6 +494,7 @@ impl Default for StackOptions {
                 poll: std::time::Duration::from_millis(100),
                 ..Default::default()
             },
+            app_db: None,
         }
     }
 }
@@ -472,6 +538,8 @@ pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
     ));
     let mut deps = Deps::new(store, b"cursor-secret")
         .with_cluster(sim.clone())
+        .with_registry(sim.clone())
+        .with_app_db(opts.app_db.unwrap_or_else(sqlite_app_db))
         .with_pipeline(opts.pipeline);
     if opts.with_publisher {
         deps = deps.with_publisher(Arc::new(
@@ -481,7 +549,7 @@ pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
     let deps = Arc::new(deps);
     let auth = test_auth(&deps);
     let world = seed(&deps).await;
-    let router = deployments_fn::router(AppState {
+    let router = deploy_router(AppState {
         deps: deps.clone(),
         auth,
     });
@@ -507,6 +575,11 @@ pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
 }
 
 impl Stack {
+    /// Stops the background worker: jobs wait in the queue until the test runs them.
+    pub fn stop_worker(&self) {
+        let _ = self.stop.send(true);
+    }
+
     /// Polls the deployment until `done` holds for it (bounded: a test never hangs).
     pub async fn wait_for(&self, app: Uuid, did: &str, done: impl Fn(&Value) -> bool) -> Value {
         let uri = format!("/api/v1/apps/{app}/deployments/{did}");

@@ -10,6 +10,7 @@ repository root) or defaults to `target/debug/axhub-local`. Build it with
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -123,9 +124,9 @@ def _healthz_ok(base_url: str | None) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory):
-    """Start `axhub-local --demo`, yield its demo.json, stop it afterwards."""
+@contextlib.contextmanager
+def local_demo(tmp_path_factory, *extra_args: str):
+    """Start `axhub-local --demo` on a fresh data directory, yield its demo.json, stop it."""
     binary = _local_bin()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail(
@@ -137,7 +138,7 @@ def demo(tmp_path_factory):
     stderr_path = data_dir.parent / (data_dir.name + ".stderr.log")
     with open(stderr_path, "wb") as stderr_file:
         proc = subprocess.Popen(
-            [str(binary), "--data-dir", str(data_dir), "--port", "0", "--demo"],
+            [str(binary), "--data-dir", str(data_dir), "--port", "0", "--demo", *extra_args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr_file,
@@ -153,9 +154,17 @@ def demo(tmp_path_factory):
         assert data["base_url"] == server.base_url, (
             f"demo.json base_url {data['base_url']!r} != listening line {server.base_url!r}"
         )
+        data["data_dir"] = str(data_dir)
         yield data
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The session's shared `axhub-local --demo`."""
+    with local_demo(tmp_path_factory) as data:
+        yield data
 
 
 def make_client(demo: dict, role: str | None) -> AxHubClient:

@@ -92,6 +92,11 @@ fn every_var(overrides: &[(&str, String)]) -> Vec<(String, String)> {
         ("AXHUB_GITHUB_TOKEN_KEY", "00".repeat(32)),
         ("AXHUB_GITHUB_API_URL", "https://api.github.test".to_owned()),
         ("AXHUB_GITHUB_WEB_URL", "https://github.test".to_owned()),
+        // Nothing listens here: the app database is connected on first use only.
+        (
+            "AXHUB_APP_DB_URL",
+            "postgres://axhub@127.0.0.1:9/apps".to_owned(),
+        ),
     ];
     let mut out: Vec<(String, String)> = overrides
         .iter()
@@ -117,9 +122,12 @@ fn vars_of(pairs: &[(String, String)], keep: impl Fn(&str) -> bool) -> Vars {
 /// Builds a function's wiring; `Ok(())` or the cold-start error.
 type Wire = fn(&Vars) -> anyhow::Result<()>;
 
-const FUNCTIONS: [(&str, Wire); 6] = [
+const FUNCTIONS: [(&str, Wire); 7] = [
     ("DeploymentsFunction", |v| {
         axhub_lambda::deployments(v).map(drop)
+    }),
+    ("LifecycleFunction", |v| {
+        axhub_lambda::lifecycle(v).map(drop)
     }),
     ("GitFunction", |v| axhub_lambda::git(v).map(drop)),
     ("GitHubWebhookFunction", |v| {
@@ -164,7 +172,7 @@ async fn each_function_reads_exactly_what_its_template_entry_sets() {
             .unwrap_or_else(|e| panic!("{resource} from its template entry: {e:#}"));
     }
     // Least privilege, spelled out for the two that need the least.
-    for resource in ["GitFunction", "GitHubWebhookFunction"] {
+    for resource in ["GitFunction", "GitHubWebhookFunction", "LifecycleFunction"] {
         let env = template_env(resource);
         assert!(
             !env.iter().any(|n| n.starts_with("AXHUB_EKS")),
@@ -296,4 +304,20 @@ async fn git_and_the_webhook_have_no_cluster_and_the_webhook_no_github_app() {
     assert!(!github.verify_webhook(b"{}", Some("sha256=00")));
     let e = github.accounts("user-1").await.unwrap_err();
     assert_eq!(e.code.as_str(), "backend_unimplemented");
+}
+
+#[tokio::test]
+async fn lifecycle_has_the_app_databases_and_the_registry_but_no_cluster_or_github() {
+    let all = every_var(&[]);
+    let lifecycle = axhub_lambda::lifecycle(&vars_of(&all, |_| true)).unwrap();
+    let deps = &lifecycle.deps;
+    assert!(deps.app_db.is_some() && deps.registry.is_some() && deps.publisher.is_some());
+    assert!(deps.cluster.is_none() && deps.github.is_none());
+    let worker = axhub_lambda::deploy_worker(&vars_of(&all, |_| true)).unwrap();
+    assert!(worker.deps.app_db.is_some(), "promotions apply schema ops");
+    let ingest = axhub_lambda::events_ingest(&vars_of(&all, |_| true)).unwrap();
+    assert!(
+        ingest.publisher.is_some() && ingest.cluster.is_none(),
+        "an approval queues its promotion"
+    );
 }

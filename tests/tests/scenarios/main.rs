@@ -11,6 +11,7 @@ mod github;
 mod ingest;
 mod lambda_events;
 mod lambda_wiring;
+mod lifecycle;
 mod listing_cost;
 mod pipeline;
 mod releases;
