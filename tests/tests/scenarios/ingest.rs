@@ -229,3 +229,62 @@ async fn an_event_is_believed_only_from_the_service_that_owns_it() {
         axhub_app::ingest::Applied::Ignored
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_approval_through_the_lambda_queues_its_promotion_and_sources_are_checked() {
+    let s = stack(StackOptions::default()).await;
+    let w = s.app.world.clone();
+    let r = s.app.deploy(w.app, &w.owner, SHA).await;
+    let d = s.wait_for(w.app, &did(&r), terminal).await;
+    assert_eq!(d["status"], "succeeded");
+    s.stop_worker();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let request = uuid::Uuid::now_v7();
+    let approval = json!({"request_id": request, "app_id": w.app, "deployment_id": d["id"],
+                          "cursor_seq": 0, "version": 1});
+    let op = json!({"app_id": w.app, "seq": 1, "op": "drop_table", "table": "t"});
+    let resp = events_ingest_fn::handle(
+        &s.app.deps,
+        sqs(&[
+            ("ok", envelope("ReviewApproved", "axhub.review", approval.clone())),
+            ("spoofed", envelope("ReviewApproved", "axhub.apps", approval)),
+            ("op", envelope("SchemaOpRecorded", "axhub.nocode-db", op.clone())),
+            ("op-spoofed", envelope("SchemaOpRecorded", "axhub.review", op)),
+            (
+                "bad-op",
+                envelope(
+                    "SchemaOpRecorded",
+                    "axhub.nocode-db",
+                    json!({"app_id": w.app, "seq": 2, "op": "create_table", "table": "t", "columns": []}),
+                ),
+            ),
+        ]),
+    )
+    .await;
+    let failed: Vec<String> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["spoofed", "op-spoofed", "bad-op"]);
+    let jobs = s
+        .queue
+        .receive(
+            10,
+            std::time::Duration::from_secs(30),
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    let promote = json!({"kind": "promote", "request_id": request}).to_string();
+    assert!(
+        jobs.iter().any(|m| m.body == promote),
+        "{:?}",
+        jobs.iter().map(|m| &m.body).collect::<Vec<_>>()
+    );
+    let p = axhub_app::state::promotions::get(&s.app.deps, request)
+        .await
+        .unwrap()
+        .expect("the promotion started");
+    assert_eq!(p.status, axhub_domain::PromoteStatus::Promoting);
+}
