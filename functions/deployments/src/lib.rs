@@ -2,13 +2,12 @@
 
 use axhub_app::deployments::{self, CreateDeployment};
 use axhub_app::diagnosis;
-use axhub_app::paging::{ListPage, ListParams};
 use axhub_app::rollback::{self, RollbackRequest};
 use axhub_domain::diagnosis::Diagnosis;
 use axhub_domain::{Deployment, validate};
 use axhub_http::{
     ApiResult, AppId, AppState, Caller, DeploymentId, ErrorEnvelope, JsonBody, ListResponse,
-    QueryMap, Routes, TenantId, idempotency_key,
+    QueryMap, Routes, TenantId, idempotency_key, list_params,
 };
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -47,23 +46,6 @@ pub fn router(state: AppState) -> Router {
 
 type Page = ListResponse<Deployment>;
 
-fn page<T: serde::Serialize>(p: ListPage<T>) -> Json<ListResponse<T>> {
-    Json(ListResponse {
-        items: p.items,
-        next_cursor: p.next_cursor,
-        total: p.total,
-    })
-}
-
-/// The listing's `limit`, `offset` and `cursor`, validated.
-fn list_params(q: &QueryMap) -> Result<ListParams, axhub_http::ApiError> {
-    Ok(ListParams {
-        limit: validate::limit(q.get("limit"), 20, 100)?,
-        offset: validate::offset(q.get("offset"))?,
-        cursor: q.get("cursor").map(str::to_owned),
-    })
-}
-
 /// 앱의 배포 이력을 최신순으로 반환한다.
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/deployments", tag = "deployments",
@@ -84,9 +66,9 @@ async fn list(
     AppId(app_id): AppId,
     q: QueryMap,
 ) -> ApiResult<Json<Page>> {
-    Ok(page(
+    Ok(Json(ListResponse::from(
         deployments::list(&s.deps, &who, app_id, list_params(&q)?).await?,
-    ))
+    )))
 }
 
 /// 앱 owner / 테넌트 admin / platform admin 이 수동으로 새 배포를 시작한다.
@@ -187,9 +169,9 @@ async fn tenant_feed(
     q: QueryMap,
 ) -> ApiResult<Json<Page>> {
     let limit = validate::limit(q.get("limit"), 20, 100)?;
-    Ok(page(
+    Ok(Json(ListResponse::from(
         deployments::tenant_feed(&s.deps, &who, tenant_id, limit, q.get("cursor")).await?,
-    ))
+    )))
 }
 
 /// 지정한 (이미 빌드된) 배포의 이미지로 K8s 디플로이먼트를 갱신한다. 새 deployment row 는 만들지 않는다.

@@ -1,7 +1,6 @@
 //! The `lifecycle` endpoint group: releases, staging on and off, promote-preflight and
 //! promotion retry: the guarded paths by which production changes once an app has staging.
 
-use axhub_app::paging::{ListPage, ListParams};
 use axhub_app::preflight::{self, Preflight, PreflightOp};
 use axhub_app::promotion;
 use axhub_app::releases::{self, ReleaseView};
@@ -9,7 +8,7 @@ use axhub_app::staging::{self, DisableStaging};
 use axhub_domain::{Error, ErrorCode, validate};
 use axhub_http::{
     ApiResult, AppId, AppState, Caller, ErrorEnvelope, JsonBody, ListResponse, QueryMap,
-    ReviewRequestId, Routes,
+    ReviewRequestId, Routes, list_params,
 };
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -48,14 +47,6 @@ pub fn router(state: AppState) -> Router {
 
 type ReleasePage = ListResponse<ReleaseView>;
 
-fn page<T: serde::Serialize>(p: ListPage<T>) -> Json<ListResponse<T>> {
-    Json(ListResponse {
-        items: p.items,
-        next_cursor: p.next_cursor,
-        total: p.total,
-    })
-}
-
 /// 성공한 배포에 부여된 버전 목록을 최신 버전부터 반환한다.
 #[utoipa::path(
     get, path = "/api/v1/apps/{appID}/releases", tag = "deployments",
@@ -76,12 +67,10 @@ async fn releases(
     AppId(app_id): AppId,
     q: QueryMap,
 ) -> ApiResult<Json<ReleasePage>> {
-    let params = ListParams {
-        limit: validate::limit(q.get("limit"), 20, 100)?,
-        offset: validate::offset(q.get("offset"))?,
-        cursor: q.get("cursor").map(str::to_owned),
-    };
-    Ok(page(releases::list(&s.deps, &who, app_id, params).await?))
+    let params = list_params(&q)?;
+    Ok(Json(ListResponse::from(
+        releases::list(&s.deps, &who, app_id, params).await?,
+    )))
 }
 
 /// 지정 버전을 promote 할 수 있는지 점검한다: 이미지 레지스트리 존재 여부, staging↔prod 가 다른 env 키 목록, 이번 promote 에 실릴 스키마 변경 목록(삭제성 표시).

@@ -52,3 +52,23 @@ pub struct ListResponse<T: serde::Serialize> {
     pub next_cursor: String,
     pub total: u64,
 }
+
+impl<T: serde::Serialize> From<axhub_app::paging::ListPage<T>> for ListResponse<T> {
+    fn from(p: axhub_app::paging::ListPage<T>) -> Self {
+        Self {
+            items: p.items,
+            next_cursor: p.next_cursor,
+            total: p.total,
+        }
+    }
+}
+
+/// A listing's `limit` (1–100, default 20), `offset` and `cursor`, validated.
+pub fn list_params(q: &QueryMap) -> Result<axhub_app::paging::ListParams, ApiError> {
+    use axhub_domain::validate;
+    Ok(axhub_app::paging::ListParams {
+        limit: validate::limit(q.get("limit"), 20, 100)?,
+        offset: validate::offset(q.get("offset"))?,
+        cursor: q.get("cursor").map(str::to_owned),
+    })
+}

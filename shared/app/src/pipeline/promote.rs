@@ -12,10 +12,10 @@
 
 use axhub_domain::{Cause, Environment, Error, FailureReason, PromoteStatus, Promotion, Stage};
 use axhub_ports::appdb::{AppDbError, SchemaOp};
-use axhub_ports::cluster::{ClusterError, RolloutState};
 use uuid::Uuid;
 
 use super::settle::settle_workload;
+use super::workload::{Rollout, roll_out};
 use super::{DEPLOY_QUEUE, Job, Next, workload};
 use crate::state::apps::{self, ActiveChange};
 use crate::state::trackers::Tracked;
@@ -129,24 +129,9 @@ pub(super) async fn run(deps: &Deps, request_id: Uuid) -> Result<Next, Error> {
         .map_err(app_db_error)?;
     // 3. The rollout.
     let w = workload(deps, &ctx, Environment::Production).await?;
-    let state = match cluster.apply(&w, &p.image_uri).await {
-        Ok(()) => cluster.rollout_state(&w, &p.image_uri).await,
-        Err(e) => Err(e),
-    };
-    let outcome = match state {
-        Ok(RolloutState::Progressing) => return Ok(Next::Again(deps.pipeline.poll)),
-        Ok(RolloutState::Complete) => Ok(()),
-        Ok(RolloutState::Failed { cause, message }) => {
-            Err(FailureReason::new(Stage::Deploying, cause, message))
-        }
-        Err(ClusterError::Unavailable(m)) => {
-            return Err(Error::unavailable(format!("cluster unavailable: {m}")));
-        }
-        Err(ClusterError::Refused(m)) => Err(FailureReason::new(
-            Stage::Deploying,
-            Cause::ClusterRefused,
-            m,
-        )),
+    let outcome = match roll_out(cluster.as_ref(), &w, &p.image_uri).await? {
+        Rollout::Progressing => return Ok(Next::Again(deps.pipeline.poll)),
+        Rollout::Ended(outcome) => outcome,
     };
     // 4. The end.
     let ending = Ending {

@@ -4,10 +4,10 @@
 //! deadline the same way.
 
 use axhub_domain::{Cause, Environment, Error, FailureReason, Rollback, RollbackStatus, Stage};
-use axhub_ports::cluster::{ClusterError, RolloutState};
 use uuid::Uuid;
 
 use super::settle::settle_workload;
+use super::workload::{Rollout, roll_out};
 use super::{DEPLOY_QUEUE, Job, Next, workload};
 use crate::state::apps::ActiveChange;
 use crate::state::trackers::Tracked;
@@ -38,24 +38,9 @@ pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
         return Ok(Next::Done);
     };
     let w = workload(deps, &ctx, Environment::Production).await?;
-    let state = match cluster.apply(&w, &r.image_uri).await {
-        Ok(()) => cluster.rollout_state(&w, &r.image_uri).await,
-        Err(e) => Err(e),
-    };
-    let outcome = match state {
-        Ok(RolloutState::Progressing) => return Ok(Next::Again(deps.pipeline.poll)),
-        Ok(RolloutState::Complete) => Ok(()),
-        Ok(RolloutState::Failed { cause, message }) => {
-            Err(FailureReason::new(Stage::Deploying, cause, message))
-        }
-        Err(ClusterError::Unavailable(m)) => {
-            return Err(Error::unavailable(format!("cluster unavailable: {m}")));
-        }
-        Err(ClusterError::Refused(m)) => Err(FailureReason::new(
-            Stage::Deploying,
-            Cause::ClusterRefused,
-            m,
-        )),
+    let outcome = match roll_out(cluster.as_ref(), &w, &r.image_uri).await? {
+        Rollout::Progressing => return Ok(Next::Again(deps.pipeline.poll)),
+        Rollout::Ended(outcome) => outcome,
     };
     let failed = outcome.is_err();
     if !end(deps, &r, outcome, false).await? {

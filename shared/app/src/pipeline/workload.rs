@@ -1,7 +1,8 @@
 //! Where an app's image goes and where its set runs.
 
-use axhub_domain::{Environment, Error};
-use axhub_ports::cluster::Workload;
+use axhub_domain::{Cause, Environment, Error, FailureReason, Stage};
+use axhub_ports::Cluster;
+use axhub_ports::cluster::{ClusterError, RolloutState, Workload};
 
 use crate::Deps;
 use crate::state::apps::AppContext;
@@ -41,5 +42,40 @@ pub async fn workload(deps: &Deps, ctx: &AppContext, env: Environment) -> Result
         app_slug: ctx.app.slug.clone(),
         environment: env,
         host: format!("{label}.{tenant}.{}", deps.pipeline.domain),
+    })
+}
+
+/// How a rollout of an image stands after one look.
+pub(super) enum Rollout {
+    Progressing,
+    /// Rolled out (`Ok`), or failed for good with the reason.
+    Ended(Result<(), FailureReason>),
+}
+
+/// Applies `image` to the workload (idempotent: a repeated call re-applies the same image) and
+/// looks at its rollout. A cluster that cannot be reached is an error, for the job to retry.
+pub(super) async fn roll_out(
+    cluster: &dyn Cluster,
+    w: &Workload,
+    image: &str,
+) -> Result<Rollout, Error> {
+    let state = match cluster.apply(w, image).await {
+        Ok(()) => cluster.rollout_state(w, image).await,
+        Err(e) => Err(e),
+    };
+    Ok(match state {
+        Ok(RolloutState::Progressing) => Rollout::Progressing,
+        Ok(RolloutState::Complete) => Rollout::Ended(Ok(())),
+        Ok(RolloutState::Failed { cause, message }) => {
+            Rollout::Ended(Err(FailureReason::new(Stage::Deploying, cause, message)))
+        }
+        Err(ClusterError::Unavailable(m)) => {
+            return Err(Error::unavailable(format!("cluster unavailable: {m}")));
+        }
+        Err(ClusterError::Refused(m)) => Rollout::Ended(Err(FailureReason::new(
+            Stage::Deploying,
+            Cause::ClusterRefused,
+            m,
+        ))),
     })
 }
