@@ -2,10 +2,9 @@
 
 use axhub_domain::diagnosis::{Diagnosis, diagnose};
 use axhub_domain::{Environment, Error, Principal};
-use axhub_ports::cluster::ClusterError;
 use uuid::Uuid;
 
-use crate::{Deps, access, pipeline};
+use crate::{Deps, access, cluster_error, pipeline};
 
 pub async fn diagnosis(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<Diagnosis, Error> {
     let ctx = access::app_to_manage(deps, who, app_id).await?;
@@ -23,16 +22,7 @@ pub async fn diagnosis(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<Dia
         match cluster.facts(&w).await {
             Ok(Some(f)) => services.extend(f),
             Ok(None) => {}
-            Err(ClusterError::Unavailable(m)) => {
-                return Err(Error::unavailable(format!(
-                    "the cluster cannot be read right now: {m}"
-                )));
-            }
-            Err(ClusterError::Refused(m)) => {
-                return Err(Error::internal(format!(
-                    "the cluster refused to be read: {m}"
-                )));
-            }
+            Err(e) => return Err(cluster_error(&e)),
         }
     }
     let facts = (!services.is_empty()).then_some(services);

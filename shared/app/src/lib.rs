@@ -156,3 +156,26 @@ pub fn app_db_error(e: axhub_ports::appdb::AppDbError) -> Error {
         Error::internal("the app database refused the change")
     }
 }
+
+/// A cluster failure in the platform's words. The adapter's text (Kubernetes API messages
+/// with namespaces, service accounts, RBAC rules) goes to the log only: it describes the
+/// platform's insides, not the tenant's app, so neither an answer nor a failure reason
+/// carries it.
+pub fn cluster_error(e: &axhub_ports::cluster::ClusterError) -> Error {
+    use axhub_ports::cluster::ClusterError;
+    match e {
+        ClusterError::Unavailable(detail) => {
+            tracing::warn!(%detail, "cluster unavailable");
+            Error::unavailable("the cluster cannot be reached right now; retry shortly")
+        }
+        ClusterError::Refused(detail) => {
+            tracing::error!(%detail, "the cluster refused a request");
+            Error::internal("the platform could not complete the request on the cluster")
+        }
+    }
+}
+
+/// The failure reason's message when the cluster refused to apply an app's objects: the
+/// detail is logged where the refusal is seen.
+pub const CLUSTER_REFUSED: &str =
+    "the platform could not apply the app's objects on the cluster; the operators have the details";

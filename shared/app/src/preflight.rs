@@ -66,7 +66,10 @@ pub async fn preflight(
     };
     let registry = deps.registry()?;
     let missing_images = registry.missing(&[image]).await.map_err(|e| match e {
-        RegistryError::Unavailable(m) => Error::unavailable(format!("registry unavailable: {m}")),
+        RegistryError::Unavailable(m) => {
+            tracing::warn!(%app_id, detail = %m, "registry unavailable");
+            Error::unavailable("the image registry cannot be reached right now; retry shortly")
+        }
         RegistryError::Refused(m) => {
             tracing::error!(%app_id, message = %m, "the registry refused the preflight");
             Error::internal("the registry refused the image lookup")

@@ -2,7 +2,7 @@
 //! rule of the trigger in one place.
 
 use axhub_domain::deployment::NewDeployment;
-use axhub_domain::{Deployment, Environment, Error, ErrorCode, TriggerSource};
+use axhub_domain::{Deployment, Environment, Error, ErrorCode, TriggerSource, validate};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -40,6 +40,19 @@ pub fn preconditions(ctx: &AppContext) -> Result<Environment, Error> {
         return Err(Error::precondition(
             ErrorCode::SubdomainNotConfigured,
             "set the app's subdomain before deploying",
+        ));
+    }
+    // Both become Kubernetes names and host labels: refuse what cannot be one, or what would
+    // land on another app's staging set.
+    let labels = validate::dns_label("slug", &ctx.app.slug)
+        .and_then(|_| validate::dns_label("subdomain", ctx.app.subdomain.as_deref().unwrap_or("")));
+    if let Err(e) = labels {
+        return Err(Error::precondition(
+            ErrorCode::SubdomainNotConfigured,
+            format!(
+                "the app's {}; fix it in the app's settings before deploying",
+                e.message
+            ),
         ));
     }
     if ctx.git.is_none() {

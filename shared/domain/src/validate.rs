@@ -82,6 +82,55 @@ mod tests {
     }
 }
 
+/// The suffix of staging's Kubernetes names and host labels (`{slug}-staging`,
+/// `{subdomain}-staging`): no app's own slug or subdomain may end with it, or it would map
+/// onto another app's staging set.
+pub const STAGING_SUFFIX: &str = "-staging";
+
+/// The longest label accepted for a slug or subdomain: a DNS label is at most 63, and staging
+/// appends [`STAGING_SUFFIX`].
+pub const MAX_LABEL_LEN: usize = 63 - STAGING_SUFFIX.len();
+
+/// A name that becomes a Kubernetes object name and a host label: a lowercase DNS label
+/// (`[a-z0-9]` and inner `-`, 1–[`MAX_LABEL_LEN`] characters) that does not end with
+/// [`STAGING_SUFFIX`]. Errors name `field`.
+pub fn dns_label<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
+    let bad = |why: &str| {
+        Err(Error::field(
+            field,
+            ErrorCode::InvalidFormat,
+            why.to_owned(),
+        ))
+    };
+    if value.is_empty() {
+        return Err(Error::field(
+            field,
+            ErrorCode::Required,
+            "must not be empty",
+        ));
+    }
+    if value.len() > MAX_LABEL_LEN {
+        return Err(Error::field(
+            field,
+            ErrorCode::TooLong,
+            format!("must be at most {MAX_LABEL_LEN} characters"),
+        ));
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return bad("must be lowercase letters, digits and '-'");
+    }
+    if value.starts_with('-') || value.ends_with('-') {
+        return bad("must start and end with a letter or digit");
+    }
+    if value.ends_with(STAGING_SUFFIX) {
+        return bad("must not end with '-staging' (staging's names use that suffix)");
+    }
+    Ok(value)
+}
+
 /// The longest branch name accepted (git has no limit; GitHub refs stay far below this).
 pub const MAX_BRANCH_LEN: usize = 255;
 
@@ -113,7 +162,9 @@ pub fn branch_name(value: &str) -> Result<&str, Error> {
     }
     if let Some(c) = value
         .chars()
-        .find(|c| c.is_ascii_control() || " ~^:?*[\\".contains(*c))
+        // `is_control` covers C0, DEL and C1 (U+0080–U+009F): a C1 CSI (U+009B) is an escape
+        // sequence to some terminals.
+        .find(|c| c.is_control() || " ~^:?*[\\".contains(*c))
     {
         return bad(&format!("it contains {c:?}"));
     }
@@ -146,6 +197,33 @@ mod branch_tests {
     use super::*;
 
     #[test]
+    fn dns_labels_are_lowercase_bounded_and_never_a_staging_name() {
+        for ok in [
+            "a",
+            "hello",
+            "my-app-2",
+            &"x".repeat(MAX_LABEL_LEN),
+            "staging",
+        ] {
+            assert_eq!(dns_label("slug", ok).unwrap(), ok);
+        }
+        for bad in [
+            "",
+            "Hello",
+            "-a",
+            "a-",
+            "a_b",
+            "a.b",
+            "foo-staging",
+            "한글",
+            &"x".repeat(MAX_LABEL_LEN + 1),
+        ] {
+            let e = dns_label("slug", bad).unwrap_err();
+            assert_eq!(e.fields[0].name, "slug", "{bad:?}");
+        }
+    }
+
+    #[test]
     fn branch_names_follow_check_ref_format() {
         for ok in [
             "main",
@@ -162,6 +240,8 @@ mod branch_tests {
             assert_eq!(branch_name(ok).unwrap(), ok, "{ok} should be accepted");
         }
         for bad in [
+            "ma\u{9b}in",
+            "ma\u{85}in",
             "-x",
             "HEAD",
             "@",

@@ -73,6 +73,8 @@ struct State {
     rollouts: HashMap<String, (String, Instant)>,
     scripted: HashMap<String, Behaviour>,
     unavailable: bool,
+    /// Applying a workload is refused with this message (a cluster's RBAC or admission text).
+    refuse_apply: Option<String>,
     /// Build and runtime log lines per workload (namespace/name), oldest first.
     logs: HashMap<String, Vec<String>>,
 }
@@ -131,6 +133,14 @@ impl SimCluster {
     pub fn set_unavailable(&self, down: bool) {
         if let Ok(mut s) = self.state.lock() {
             s.unavailable = down;
+        }
+    }
+
+    /// Makes applying a workload fail for good with `message`, as a cluster that forbids it
+    /// does (None: apply works again).
+    pub fn refuse_apply(&self, message: Option<&str>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.refuse_apply = message.map(str::to_owned);
         }
     }
 
@@ -245,6 +255,9 @@ impl Cluster for SimCluster {
     }
 
     async fn apply(&self, w: &Workload, image_uri: &str) -> Result<(), ClusterError> {
+        if let Some(m) = self.with(|s| s.refuse_apply.clone())? {
+            return Err(ClusterError::Refused(m));
+        }
         self.with(|s| {
             let k = key(w);
             if s.rollouts.get(&k).map(|r| r.0.as_str()) != Some(image_uri) {

@@ -321,3 +321,27 @@ async fn lifecycle_has_the_app_databases_and_the_registry_but_no_cluster_or_gith
         "an approval queues its promotion"
     );
 }
+
+/// The block of `resource` in template.yaml, as text.
+fn template_block(resource: &str) -> String {
+    let header = format!("  {resource}:");
+    TEMPLATE
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| l.trim().is_empty() || l.starts_with("    "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn neighbours_events_are_taken_only_from_the_platforms_own_account() {
+    let rule = template_block("NeighbourEventsRule");
+    assert!(rule.contains("account: [!Ref AWS::AccountId]"), "{rule}");
+    let policy = template_block("IngestQueuePolicy");
+    assert!(
+        policy.contains("aws:SourceArn: !GetAtt NeighbourEventsRule.Arn")
+            && policy.contains("aws:SourceAccount: !Ref AWS::AccountId"),
+        "{policy}"
+    );
+}

@@ -9,6 +9,7 @@ mod deployments;
 mod edge;
 mod github;
 mod ingest;
+mod isolation;
 mod lambda_events;
 mod lambda_wiring;
 mod lifecycle;

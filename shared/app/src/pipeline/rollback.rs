@@ -11,7 +11,7 @@ use super::workload::{Rollout, roll_out};
 use super::{DEPLOY_QUEUE, Job, Next, workload};
 use crate::state::apps::ActiveChange;
 use crate::state::trackers::Tracked;
-use crate::state::{Refused, UnitOfWork, apps, rollbacks};
+use crate::state::{Refused, UnitOfWork, apps, deployments, rollbacks};
 use crate::{Deps, events};
 
 pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
@@ -26,6 +26,20 @@ pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
         if r.status == RollbackStatus::Failed {
             settle_workload(deps, cluster.as_ref(), r.app_id, Environment::Production).await?;
         }
+        return Ok(Next::Done);
+    }
+    // The target must be a release of this very app, with this image: a job never carries
+    // another app's image to production, whatever its record says.
+    let target = deployments::get(deps, r.deployment_id).await?;
+    if !target.is_some_and(|d| d.app_id == r.app_id && d.image_uri.as_deref() == Some(&r.image_uri))
+    {
+        tracing::error!(rollback_id = %r.id, app_id = %r.app_id, deployment_id = %r.deployment_id, "rollback target is not a release of its app");
+        let reason = FailureReason::new(
+            Stage::Deploying,
+            Cause::ImageMissing,
+            "the rollback's target is not a release of this app",
+        );
+        end(deps, &r, Err(reason), false).await?;
         return Ok(Next::Done);
     }
     let Some(ctx) = apps::load(deps, r.app_id).await? else {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Next, workload};
 use crate::state::apps::{self, ActiveChange};
 use crate::state::deployments;
-use crate::{Deps, app_db_error};
+use crate::{Deps, app_db_error, cluster_error};
 
 /// Puts the app's `env` workload back to its pointer's release, unless the change holding the
 /// app's slot is rolling out that environment right now (it owns the workload until it ends,
@@ -60,9 +60,7 @@ pub(super) async fn settle_workload(
             Ok(())
         }
         // Retried with the job that asked.
-        Err(ClusterError::Unavailable(m)) => {
-            Err(Error::unavailable(format!("cluster unavailable: {m}")))
-        }
+        Err(e @ ClusterError::Unavailable(_)) => Err(cluster_error(&e)),
         Err(ClusterError::Refused(m)) => {
             tracing::error!(%app_id, environment = ?env, message = %m, "the cluster refused to put the workload back");
             Ok(())

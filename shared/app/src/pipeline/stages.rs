@@ -9,9 +9,9 @@ use uuid::Uuid;
 use super::settle::settle_workload;
 use super::transition::{Finish, commit};
 use super::{Next, image_uri, workload};
-use crate::Deps;
 use crate::state::apps::{self, AppContext};
 use crate::state::deployments;
+use crate::{CLUSTER_REFUSED, Deps, cluster_error};
 
 /// How many moves one call may make before handing back (a guard, not a limit in practice).
 const MAX_STEPS: usize = 16;
@@ -34,11 +34,16 @@ enum Step {
 fn cluster_step(e: ClusterError) -> Result<Step, Error> {
     match e {
         // Retrying later may work: the job goes back to the queue.
-        ClusterError::Unavailable(m) => {
-            Err(Error::unavailable(format!("cluster unavailable: {m}")))
+        ClusterError::Unavailable(_) => Err(cluster_error(&e)),
+        // The cluster refused for good: the deployment fails, in the platform's words.
+        ClusterError::Refused(detail) => {
+            tracing::error!(%detail, "the cluster refused a deployment's request");
+            Ok(Step::Fail(
+                None,
+                Cause::ClusterRefused,
+                CLUSTER_REFUSED.into(),
+            ))
         }
-        // The cluster refused for good: the deployment fails with the reason.
-        ClusterError::Refused(m) => Ok(Step::Fail(None, Cause::ClusterRefused, m)),
     }
 }
 

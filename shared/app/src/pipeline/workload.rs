@@ -1,12 +1,12 @@
 //! Where an app's image goes and where its set runs.
 
-use axhub_domain::{Cause, Environment, Error, FailureReason, Stage};
+use axhub_domain::{Cause, Environment, Error, ErrorCode, FailureReason, Stage, validate};
 use axhub_ports::Cluster;
 use axhub_ports::cluster::{ClusterError, RolloutState, Workload};
 
-use crate::Deps;
 use crate::state::apps::AppContext;
 use crate::state::tenants;
+use crate::{CLUSTER_REFUSED, Deps, cluster_error};
 
 use super::PipelineConfig;
 
@@ -22,16 +22,28 @@ pub fn image_uri(cfg: &PipelineConfig, ctx: &AppContext, commit_sha: &str) -> St
 }
 
 /// The app's set in `env`, served at `{subdomain}[-staging].{tenant slug}.{domain}`.
+/// Names and hosts are built only from valid DNS labels (`validate::dns_label`): an app whose
+/// slug or subdomain is not one has no workload; a tenant slug that is not one is replaced by
+/// the tenant's id (32 hex digits, always a label).
 pub async fn workload(deps: &Deps, ctx: &AppContext, env: Environment) -> Result<Workload, Error> {
     let tenant = tenants::get(deps, ctx.app.tenant_id)
         .await?
         .map(|t| t.slug)
+        .filter(|slug| validate::dns_label("tenant", slug).is_ok())
         .unwrap_or_else(|| ctx.app.tenant_id.simple().to_string());
     let sub = ctx
         .app
         .subdomain
         .clone()
         .unwrap_or_else(|| ctx.app.slug.clone());
+    for (field, label) in [("slug", &ctx.app.slug), ("subdomain", &sub)] {
+        validate::dns_label(field, label).map_err(|e| {
+            Error::precondition(
+                ErrorCode::SubdomainNotConfigured,
+                format!("the app's {}: no workload can be named after it", e.message),
+            )
+        })?;
+    }
     let label = match env {
         Environment::Production => sub,
         Environment::Staging => format!("{sub}-staging"),
@@ -69,13 +81,14 @@ pub(super) async fn roll_out(
         Ok(RolloutState::Failed { cause, message }) => {
             Rollout::Ended(Err(FailureReason::new(Stage::Deploying, cause, message)))
         }
-        Err(ClusterError::Unavailable(m)) => {
-            return Err(Error::unavailable(format!("cluster unavailable: {m}")));
+        Err(e @ ClusterError::Unavailable(_)) => return Err(cluster_error(&e)),
+        Err(ClusterError::Refused(detail)) => {
+            tracing::error!(%detail, "the cluster refused a rollout");
+            Rollout::Ended(Err(FailureReason::new(
+                Stage::Deploying,
+                Cause::ClusterRefused,
+                CLUSTER_REFUSED,
+            )))
         }
-        Err(ClusterError::Refused(m)) => Rollout::Ended(Err(FailureReason::new(
-            Stage::Deploying,
-            Cause::ClusterRefused,
-            m,
-        ))),
     })
 }
