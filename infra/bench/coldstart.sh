@@ -16,14 +16,14 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 RUNS="${1:-30}"
-FUNCTIONS=(deployments git github-webhook)
+FUNCTIONS=(deployments lifecycle git github-webhook)
 
 BIN="${BENCH_BIN_DIR:-}"
 if [[ -z "$BIN" ]]; then
     # Two builds: one with the functions would unify hello's dependency features with
     # theirs and make the baseline bigger than the smallest function it stands for.
     cargo build --release --quiet -p hello-lambda
-    cargo build --release --quiet -p deployments-fn -p git-fn -p github-webhook-fn
+    cargo build --release --quiet -p deployments-fn -p lifecycle-fn -p git-fn -p github-webhook-fn
     BIN="$(cargo metadata --format-version 1 --no-deps |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 fi
@@ -55,6 +55,7 @@ AXHUB_GITHUB_CLIENT_ID=Iv1.bench
 AXHUB_GITHUB_CLIENT_SECRET=bench-client-secret
 AXHUB_GITHUB_WEBHOOK_SECRET=bench-webhook-secret
 AXHUB_GITHUB_TOKEN_KEY=$(printf '%064d' 0)
+AXHUB_APP_DB_URL=postgres://axhub@127.0.0.1:9/apps
 VARS
 
 ARGS=("hello=$BIN/hello-lambda")
