@@ -9,10 +9,12 @@ use axhub_domain::Error;
 use uuid::Uuid;
 
 use crate::Deps;
-use crate::state::outbox::{deliver, pending};
+use crate::state::outbox::{deliver, pending, record_failure};
 
 /// Re-publishes pending entries older than `min_age` (their writer died or its publish
-/// failed), oldest first, at most `max` per call. Returns how many were published.
+/// failed), oldest first, at most `max` per call. Returns how many were published. An entry
+/// that keeps failing is parked after `MAX_PUBLISH_ATTEMPTS` sweeps, so it cannot hold back
+/// the entries behind it.
 pub async fn sweep(deps: &Deps, min_age: Duration, max: u32) -> Result<usize, Error> {
     let cutoff = deps.now() - min_age;
     let mut published = 0;
@@ -23,6 +25,8 @@ pub async fn sweep(deps: &Deps, min_age: Duration, max: u32) -> Result<usize, Er
         }
         if deliver(deps, id, &entry).await {
             published += 1;
+        } else if deps.publisher.is_some() {
+            record_failure(deps, id).await;
         }
     }
     Ok(published)

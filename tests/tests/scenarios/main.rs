@@ -6,6 +6,7 @@ mod access;
 mod auth;
 mod concurrency;
 mod deployments;
+mod durability;
 mod edge;
 mod github;
 mod ingest;

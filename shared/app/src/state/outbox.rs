@@ -1,6 +1,8 @@
 //! Outbox entries (`OUTBOX#{id}` / `OUTBOX`, id a UUIDv7): written by a unit of work, pending
 //! on GSI1 `OUTBOX#PENDING` (sorted by id, so oldest first) until published, then kept a week
-//! for inspection.
+//! for inspection. An entry the sweeper failed to publish [`MAX_PUBLISH_ATTEMPTS`] times, or
+//! one that cannot be read, is parked on GSI1 `OUTBOX#PARKED` for an operator, so the oldest
+//! entries never stall the ones behind them.
 
 use std::time::Duration;
 
@@ -15,6 +17,11 @@ use crate::{Deps, store_error};
 
 /// GSI1 partition of the not yet published entries.
 pub const PENDING: &str = "OUTBOX#PENDING";
+/// GSI1 partition of the entries the sweeper gave up on.
+pub const PARKED: &str = "OUTBOX#PARKED";
+/// Sweeps that may fail to publish an entry before it is parked (at one sweep a minute, about
+/// ten minutes of a publisher that keeps refusing it).
+pub const MAX_PUBLISH_ATTEMPTS: i64 = 10;
 /// How long published entries are kept (for inspection) before TTL removes them.
 const KEEP_PUBLISHED_SECONDS: i64 = 7 * 86_400;
 
@@ -102,8 +109,70 @@ pub async fn pending(deps: &Deps, max: u32) -> Result<Vec<(Uuid, OutboxEntry)>, 
         };
         match from_item::<OutboxEntry>(item) {
             Ok(entry) => out.push((id, entry)),
-            Err(_) => tracing::error!(outbox_id = %id, "an outbox entry cannot be read; skipped"),
+            Err(_) => park(deps, id, "the entry cannot be read").await,
         }
     }
     Ok(out)
+}
+
+/// Counts a failed publish of a pending entry, and parks it once it failed
+/// [`MAX_PUBLISH_ATTEMPTS`] times. True when it was parked.
+pub async fn record_failure(deps: &Deps, id: Uuid) -> bool {
+    let counted = deps
+        .store
+        .update(
+            &key(id),
+            Update::new().add("publish_attempts", 1),
+            Some(Cond::eq("gsi1pk", PENDING)),
+        )
+        .await;
+    match counted {
+        Ok(item) => {
+            let attempts = item
+                .get("publish_attempts")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if attempts >= MAX_PUBLISH_ATTEMPTS {
+                park(deps, id, "publishing failed too often").await;
+                return true;
+            }
+            false
+        }
+        Err(e) => {
+            tracing::warn!(outbox_id = %id, error = %e, "could not count a failed publish");
+            false
+        }
+    }
+}
+
+/// Moves a pending entry to the parked partition; the log line is the operator's alarm
+/// (`metric=outbox_parked`).
+async fn park(deps: &Deps, id: Uuid, why: &str) {
+    let now = deps.now().unix_timestamp();
+    let parked = Update::new().set("gsi1pk", PARKED).set("parked_at", now);
+    match deps
+        .store
+        .update(&key(id), parked, Some(Cond::Exists))
+        .await
+    {
+        Ok(_) => {
+            tracing::error!(outbox_id = %id, metric = "outbox_parked", reason = why, "outbox entry parked")
+        }
+        Err(e) => tracing::warn!(outbox_id = %id, error = %e, "could not park an outbox entry"),
+    }
+}
+
+/// Up to `max` parked entries' ids, oldest first (for operators and tests).
+pub async fn parked(deps: &Deps, max: u32) -> Result<Vec<Uuid>, Error> {
+    let page = deps
+        .store
+        .query(Query::new(Index::Gsi1, PARKED).limit(max.clamp(1, 1000)))
+        .await
+        .map_err(store_error)?;
+    Ok(page
+        .items
+        .iter()
+        .filter_map(|i| i.get("gsi1sk").and_then(Value::as_str))
+        .filter_map(|s| Uuid::parse_str(s).ok())
+        .collect())
 }
