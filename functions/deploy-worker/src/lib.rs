@@ -6,9 +6,15 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use axhub_app::Deps;
 use axhub_queue::Queue;
 
-/// Handles a batch; `queue` is the deploy queue (for follow-up jobs of running builds).
-pub async fn handle(deps: &Deps, queue: &dyn Queue, event: SqsEvent) -> SqsBatchResponse {
-    axhub_lambda::sqs::drive(event, |record| async move {
+/// Handles a batch, each job within `budget`; `queue` is the deploy queue (for follow-up
+/// jobs of running builds).
+pub async fn handle(
+    deps: &Deps,
+    queue: &dyn Queue,
+    event: SqsEvent,
+    budget: std::time::Duration,
+) -> SqsBatchResponse {
+    axhub_lambda::sqs::drive(event, budget, |record| async move {
         axhub_runtime::handle_job(deps, queue, record.body.as_deref().unwrap_or_default()).await
     })
     .await

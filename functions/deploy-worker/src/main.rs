@@ -10,8 +10,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
             Ok::<_, lambda_runtime::Error>(
-                deploy_worker_fn::handle(&worker.deps, worker.deploy_queue.as_ref(), event.payload)
-                    .await,
+                deploy_worker_fn::handle(
+                    &worker.deps,
+                    worker.deploy_queue.as_ref(),
+                    event.payload,
+                    axhub_lambda::sqs::budget_until(event.context.deadline),
+                )
+                .await,
             )
         },
     ))

@@ -11,8 +11,8 @@ use axhub_app::ingest::{self, Applied};
 use axhub_domain::Error;
 use serde_json::Value;
 
-pub async fn handle(deps: &Deps, event: SqsEvent) -> SqsBatchResponse {
-    axhub_lambda::sqs::drive(event, |record| async move {
+pub async fn handle(deps: &Deps, event: SqsEvent, budget: std::time::Duration) -> SqsBatchResponse {
+    axhub_lambda::sqs::drive(event, budget, |record| async move {
         let envelope = serde_json::from_str::<Value>(record.body.as_deref().unwrap_or(""))
             .map_err(|e| Error::bad_request(format!("not an EventBridge envelope: {e}")))?;
         let detail_type = envelope["detail-type"].as_str().unwrap_or_default();

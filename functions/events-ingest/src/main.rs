@@ -9,7 +9,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = &deps;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::sqs::SqsEvent>| async move {
-            Ok::<_, lambda_runtime::Error>(events_ingest_fn::handle(deps, event.payload).await)
+            let budget = axhub_lambda::sqs::budget_until(event.context.deadline);
+            Ok::<_, lambda_runtime::Error>(
+                events_ingest_fn::handle(deps, event.payload, budget).await,
+            )
         },
     ))
     .await

@@ -21,6 +21,14 @@ fn envelope(detail_type: &str, source: &str, detail: Value) -> String {
     .to_string()
 }
 
+/// The ingest Lambda's handler on one batch, with the budget of a local run.
+async fn ingest_batch(
+    deps: &axhub_app::Deps,
+    event: aws_lambda_events::sqs::SqsEvent,
+) -> aws_lambda_events::sqs::SqsBatchResponse {
+    events_ingest_fn::handle(deps, event, axhub_lambda::sqs::DEFAULT_BUDGET).await
+}
+
 fn sqs(bodies: &[(&str, String)]) -> aws_lambda_events::sqs::SqsEvent {
     let records: Vec<Value> = bodies
         .iter()
@@ -52,7 +60,7 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
         "axhub.tenants",
         json!({"tenant_id": w.tenant, "user_id": newcomer, "version": 20}),
     );
-    let resp = events_ingest_fn::handle(
+    let resp = ingest_batch(
         &t.deps,
         sqs(&[
             ("1", join.clone()),
@@ -79,7 +87,7 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
     );
 
     // Removal, then a late replay of the older join: the member stays out.
-    events_ingest_fn::handle(&t.deps, sqs(&[("4", leave), ("5", join)])).await;
+    ingest_batch(&t.deps, sqs(&[("4", leave), ("5", join)])).await;
     assert_eq!(
         t.call(Method::GET, &list, Some(&newcomer), None)
             .await
@@ -95,17 +103,17 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
             json!({"id": w.app, "tenant_id": w.tenant, "owner_id": w.owner, "slug": "site", "subdomain": sub, "approved": false, "version": v}),
         )
     };
-    events_ingest_fn::handle(&t.deps, sqs(&[("6", app(5, Value::Null))])).await;
+    ingest_batch(&t.deps, sqs(&[("6", app(5, Value::Null))])).await;
     assert_eq!(
         t.deploy(w.app, &w.owner, SHA).await.code(),
         "subdomain_not_configured"
     );
-    events_ingest_fn::handle(
+    ingest_batch(
         &t.deps,
         sqs(&[("7", app(6, json!("site"))), ("8", app(4, Value::Null))]),
     )
     .await;
-    events_ingest_fn::handle(
+    ingest_batch(
         &t.deps,
         sqs(&[(
             "9",
@@ -123,7 +131,7 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
     );
 
     // A deleted app no longer exists, and a late upsert does not bring it back.
-    events_ingest_fn::handle(
+    ingest_batch(
         &t.deps,
         sqs(&[
             (
@@ -243,7 +251,7 @@ async fn an_approval_through_the_lambda_queues_its_promotion_and_sources_are_che
     let approval = json!({"request_id": request, "app_id": w.app, "deployment_id": d["id"],
                           "cursor_seq": 0, "version": 1});
     let op = json!({"app_id": w.app, "seq": 1, "op": "drop_table", "table": "t"});
-    let resp = events_ingest_fn::handle(
+    let resp = ingest_batch(
         &s.app.deps,
         sqs(&[
             ("ok", envelope("ReviewApproved", "axhub.review", approval.clone())),

@@ -142,7 +142,13 @@ async fn the_deploy_worker_reports_only_failed_records() {
     let good = msgs[0].body.clone();
     s.queue.ack(&msgs[0].receipt).await.unwrap();
     let event = sqs_event(&[("m-good", &good), ("m-bad", "not json")]);
-    let resp = deploy_worker_fn::handle(&s.app.deps, s.queue.as_ref(), event).await;
+    let resp = deploy_worker_fn::handle(
+        &s.app.deps,
+        s.queue.as_ref(),
+        event,
+        axhub_lambda::sqs::DEFAULT_BUDGET,
+    )
+    .await;
     let failed: Vec<_> = resp
         .batch_item_failures
         .iter()
