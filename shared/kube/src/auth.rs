@@ -139,6 +139,7 @@ pub fn client_with_token_source(
     source: impl TokenSource,
 ) -> Result<Client, ClusterError> {
     config.auth_info = Default::default();
+    bound_timeouts(&mut config);
     let builder = ClientBuilder::try_from(config)
         .map_err(|e| ClusterError::Refused(format!("kube client configuration: {e}")))?;
     // kube's default stack is a BoxService, which cannot be cloned; the buffer in front of it
@@ -147,6 +148,20 @@ pub fn client_with_token_source(
         .with_layer(&BufferLayer::new(1024))
         .with_layer(&BearerTokenLayer::new(source))
         .build())
+}
+
+/// How long connecting to the API server may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long one API request may wait for its answer (kube's default is almost 5 minutes,
+/// for watches; this adapter never watches).
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Bounds every request: a cluster that stops answering costs a worker's record its time
+/// budget, not the whole batch's.
+pub fn bound_timeouts(config: &mut kube::Config) {
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    config.write_timeout = Some(READ_TIMEOUT);
 }
 
 /// The configuration of an EKS cluster from what `DescribeCluster` says: its endpoint and the
@@ -183,4 +198,21 @@ pub async fn eks_config(
     kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .map_err(|e| ClusterError::Refused(format!("EKS cluster configuration: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_request_to_the_cluster_is_bounded_in_time() {
+        let ca = include_str!("../../../tests/fixtures/eks-ca.pem");
+        let ca = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca);
+        let mut config = eks_config("https://127.0.0.1:9", &ca).await.unwrap();
+        bound_timeouts(&mut config);
+        assert_eq!(config.connect_timeout, Some(CONNECT_TIMEOUT));
+        assert_eq!(config.read_timeout, Some(READ_TIMEOUT));
+        assert_eq!(config.write_timeout, Some(READ_TIMEOUT));
+        assert!(READ_TIMEOUT < std::time::Duration::from_secs(60));
+    }
 }
