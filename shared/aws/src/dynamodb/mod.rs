@@ -228,10 +228,16 @@ impl Store for DynamoStore {
             .iter()
             .map(|op| self.tx_item(op))
             .collect::<Result<Vec<_>, _>>()?;
+        // One token per transaction: the SDK resends the same request (same token) when an
+        // attempt's answer is lost, and DynamoDB then answers the first attempt's success
+        // instead of failing the retry's conditions on the first attempt's own writes (a
+        // trigger would otherwise see its slot taken by itself).
+        let token = uuid::Uuid::new_v4().to_string();
         let err = match self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(token)
             .send()
             .await
         {
