@@ -225,6 +225,17 @@ impl GitHub for GitHubClient {
         }
     }
 
+    async fn user_can_read(&self, user: &str, repo_full_name: &str) -> Result<bool, Error> {
+        let token = self.users.user_token(&self.api, user).await?;
+        let path = format!("/repos/{}", encode_path(repo_full_name));
+        let answer = user_get(&self.api, &token, &path, &[]).await?;
+        match answer.status {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => Ok(false),
+            _ => answer.expect_ok("the repository").map(|_| false),
+        }
+    }
+
     async fn store_user_token(&self, user: &str, grant: UserTokenGrant) -> Result<(), Error> {
         self.users.store_user_token(user, grant).await
     }

@@ -104,6 +104,13 @@ impl GitHub for LazyGitHub {
             .await
     }
 
+    async fn user_can_read(&self, user_id: &str, repo_full_name: &str) -> Result<bool, Error> {
+        self.client()
+            .await?
+            .user_can_read(user_id, repo_full_name)
+            .await
+    }
+
     async fn store_user_token(&self, user_id: &str, grant: UserTokenGrant) -> Result<(), Error> {
         self.client().await?.store_user_token(user_id, grant).await
     }

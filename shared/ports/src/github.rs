@@ -126,6 +126,11 @@ pub trait GitHub: Send + Sync + 'static {
         repo_full_name: &str,
     ) -> Result<bool, Error>;
 
+    /// Whether the user's own GitHub token can read the repository. With a GitHub App's user
+    /// token that is what both the user and the App may see: an installation that reaches a
+    /// repository does not mean every person who can use the installation may.
+    async fn user_can_read(&self, user_id: &str, repo_full_name: &str) -> Result<bool, Error>;
+
     /// Keeps the user's GitHub tokens (encrypted), replacing any.
     async fn store_user_token(&self, user_id: &str, grant: UserTokenGrant) -> Result<(), Error>;
 

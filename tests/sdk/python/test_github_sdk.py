@@ -126,6 +126,13 @@ class FakeGitHub(BaseHTTPRequestHandler):
                     for n, r in enumerate(chunk)]})
             return self._json(404, {"message": "Not Found"})
         m = re.fullmatch(r"/repos/([^/]+/[^/]+)(/branches/(.+))?", url.path)
+        if m and token in USER_TOKENS and not m.group(2):
+            # A user's token reads what the user's installations give access to.
+            mine = USER_INSTALLATIONS.get(token, [])
+            if any(m.group(1) in READABLE.get(i, set()) for i in mine):
+                return self._json(200, {"id": 1, "full_name": m.group(1), "private": True,
+                                        "default_branch": "main"})
+            return self._json(404, {"message": "Not Found"})
         if m and token.startswith("ghs_"):
             iid = int(token.removeprefix("ghs_"))
             repo = m.group(1)

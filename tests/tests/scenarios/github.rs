@@ -530,6 +530,48 @@ async fn an_expired_state_is_400() {
 }
 
 #[tokio::test]
+async fn a_repository_the_installation_reaches_but_the_person_cannot_read_is_refused() {
+    let g = setup().await;
+    let w = g.w().clone();
+    let app = w.unconnected_app;
+    // The organisation's installation reaches acme/payroll; the owner's own account does not.
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/payroll"))
+        .and(bearer_token("ghs_7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(repo_json(9, "acme/payroll")))
+        .mount(&g.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/payroll"))
+        .and(bearer_token(user_token(&w.owner)))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+        .mount(&g.server)
+        .await;
+    let state = g.start(app, &w.owner).await;
+    let r = g
+        .register(app, &w.owner, reg(&state, 7, "acme/payroll", ""))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (403, "forbidden"),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("your GitHub account cannot read acme/payroll")
+    );
+    assert!(g.events("GitConnected", app).await.is_empty());
+    // The state was not spent: a repository the owner can read still connects.
+    let r = g
+        .register(app, &w.owner, reg(&state, 7, "acme/web", ""))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+}
+
+#[tokio::test]
 async fn every_check_runs_before_the_state_is_consumed() {
     let g = setup().await;
     let w = g.w().clone();

@@ -139,7 +139,10 @@ pub async fn install_start(deps: &Deps, who: &Principal, app_id: Uuid) -> Result
     Ok(gh.settings().install_url(&state))
 }
 
-/// Checks ① the installation is the caller's own ② the App can read the repository.
+/// Checks ① the installation is the caller's own ② the App can read the repository (the
+/// spec's order and codes) ③ the caller's own GitHub account can read it too: an
+/// organisation's installation may reach repositories a member of it may not, and the App's
+/// reach is not the person's.
 async fn verify_installation(
     gh: &dyn GitHub,
     user: &str,
@@ -165,6 +168,11 @@ async fn verify_installation(
              repository to the installation"
         );
         return Err(e);
+    }
+    if !gh.user_can_read(user, repo_full_name).await? {
+        return Err(Error::forbidden(format!(
+            "your GitHub account cannot read {repo_full_name}"
+        )));
     }
     Ok(())
 }
