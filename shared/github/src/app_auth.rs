@@ -97,4 +97,42 @@ impl AppAuth {
         }
         Ok(Some(t.token))
     }
+
+    /// A token for one build: this installation, this one repository, `contents: read` and
+    /// nothing else, never cached (each build gets its own, and it expires within the hour).
+    /// The cached installation-wide token could read, and with the App's permissions write,
+    /// every repository of the installation; a build's code must not hold that. `None` when
+    /// the installation is gone or suspended, or no longer includes the repository.
+    pub(crate) async fn repository_token(
+        &self,
+        api: &Api,
+        installation: i64,
+        repository: &str,
+    ) -> Result<Option<String>, Error> {
+        let jwt = self.app_jwt()?;
+        let path = format!("/app/installations/{installation}/access_tokens");
+        let body = serde_json::json!({
+            "repositories": [repository],
+            "permissions": {"contents": "read"},
+        });
+        let answer = send(api.retry, "repository token", || {
+            api.request(Method::POST, &path, &jwt).json(&body)
+        })
+        .await?;
+        match answer.status {
+            // 422: the repository is not (any more) part of the installation.
+            StatusCode::NOT_FOUND | StatusCode::FORBIDDEN | StatusCode::UNPROCESSABLE_ENTITY => {
+                return Ok(None);
+            }
+            StatusCode::UNAUTHORIZED => {
+                tracing::error!("GitHub refused the App's JWT: check the App id and private key");
+                return Err(bad_gateway("GitHub refused the App's credentials"));
+            }
+            _ => {}
+        }
+        let t: AccessToken = answer
+            .expect_ok("the repository token request")?
+            .json("the repository token request")?;
+        Ok(Some(t.token))
+    }
 }

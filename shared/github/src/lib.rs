@@ -161,8 +161,12 @@ impl GitHub for GitHubClient {
     }
 
     async fn clone_token(&self, git: &GitConnection) -> Result<Option<String>, Error> {
+        let name = git
+            .repo_full_name
+            .split_once('/')
+            .map_or(git.repo_full_name.as_str(), |(_, name)| name);
         self.app
-            .installation_token(&self.api, git.installation_id)
+            .repository_token(&self.api, git.installation_id, name)
             .await
     }
 

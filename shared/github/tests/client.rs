@@ -653,3 +653,63 @@ async fn a_refresh_that_lost_the_race_uses_the_winners_token() {
 fn creds(store: &Arc<dyn Store>) -> Arc<StoredCredentials> {
     Arc::new(StoredCredentials::new(store.clone()))
 }
+
+#[tokio::test]
+async fn a_clone_token_reads_one_repository_and_is_minted_for_each_build() {
+    let f = fake().await;
+    Mock::given(method("POST"))
+        .and(path("/app/installations/7/access_tokens"))
+        .and(body_partial_json(json!({
+            "repositories": ["site"],
+            "permissions": {"contents": "read"}
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "token": "ghs_site_only",
+            "expires_at": rfc3339_in(3600),
+            "permissions": {"contents": "read"},
+            "repository_selection": "selected"
+        })))
+        .expect(2)
+        .mount(&f.server)
+        .await;
+    let git = axhub_domain::GitConnection {
+        app_id: uuid::Uuid::now_v7(),
+        provider: "github".into(),
+        installation_id: 7,
+        repo_full_name: "acme/site".into(),
+        branch: "main".into(),
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            f.gh.clone_token(&git).await.unwrap().as_deref(),
+            Some("ghs_site_only")
+        );
+    }
+    // Exactly those fields: nothing wider than one repository's contents.
+    let reqs = f.server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&reqs[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"repositories": ["site"], "permissions": {"contents": "read"}})
+    );
+}
+
+#[tokio::test]
+async fn a_repository_the_installation_no_longer_reaches_gives_no_clone_token() {
+    let f = fake().await;
+    Mock::given(method("POST"))
+        .and(path("/app/installations/7/access_tokens"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "message": "There is at least one repository that does not exist or is not accessible"
+        })))
+        .mount(&f.server)
+        .await;
+    let git = axhub_domain::GitConnection {
+        app_id: uuid::Uuid::now_v7(),
+        provider: "github".into(),
+        installation_id: 7,
+        repo_full_name: "acme/gone".into(),
+        branch: "main".into(),
+    };
+    assert_eq!(f.gh.clone_token(&git).await.unwrap(), None);
+}

@@ -103,8 +103,9 @@ pub trait GitHub: Send + Sync + 'static {
     /// `body` under the webhook secret; compared in constant time.
     fn verify_webhook(&self, body: &[u8], signature: Option<&str>) -> bool;
 
-    /// A short-lived token that may clone the connection's repository (the installation
-    /// access token, valid for an hour); None when the App is no longer installed.
+    /// A short-lived token that may only read the connection's repository (an installation
+    /// token minted for this one repository with `contents: read`, for this one build, valid
+    /// for an hour); None when the App is no longer installed or no longer reaches it.
     async fn clone_token(&self, git: &GitConnection) -> Result<Option<String>, Error>;
 
     /// The commit at the head of the connection's branch, read with the App's installation
