@@ -3,6 +3,7 @@
 pub mod background;
 pub mod demo;
 pub mod events;
+pub mod files;
 pub mod github;
 
 use std::path::{Path, PathBuf};
@@ -53,8 +54,7 @@ fn persistent_secret(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
         return Ok(bytes);
     }
     let bytes: [u8; 32] = rand::random();
-    std::fs::write(&path, hex::encode(bytes))
-        .with_context(|| format!("writing {}", path.display()))?;
+    files::write_private(&path, hex::encode(bytes).as_bytes())?;
     Ok(bytes.to_vec())
 }
 
@@ -90,8 +90,7 @@ pub fn open(
     github: &github::GitHubArgs,
     app_db: Arc<dyn axhub_ports::AppDatabase>,
 ) -> anyhow::Result<Local> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    files::data_dir(data_dir)?;
     let store = SqliteStore::open(&data_dir.join("axhub.db"))
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let jwt_secret = match jwt_secret {

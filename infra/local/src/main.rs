@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         build_time: std::time::Duration::from_millis(args.sim_build_ms),
         rollout_time: std::time::Duration::from_millis(args.sim_rollout_ms),
     };
-    std::fs::create_dir_all(&args.data_dir)?;
+    axhub_local::files::data_dir(&args.data_dir)?;
     let app_db = axhub_local::app_db(&args.data_dir, args.app_db_url.as_deref()).await?;
     let local = axhub_local::open(
         &args.data_dir,
