@@ -58,3 +58,32 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     };
     write().with_context(|| format!("writing {}", path.display()))
 }
+
+/// The bytes of a secret axhub-local writes: 32 random bytes, kept as 64 hex characters.
+const SECRET_BYTES: usize = 32;
+
+/// A secret kept in the data directory, made on first start, so that what was signed or
+/// encrypted with it (`invalidates`: tokens, cursors, stored GitHub tokens) stays valid across
+/// restarts. A file that exists but cannot be read, or does not hold 32 bytes in hex, stops
+/// the start: replacing it would silently invalidate all of that.
+pub fn persistent_secret(dir: &Path, name: &str, invalidates: &str) -> anyhow::Result<Vec<u8>> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match hex::decode(text.trim()) {
+            Ok(bytes) if bytes.len() == SECRET_BYTES => Ok(bytes),
+            _ => anyhow::bail!(
+                "{} does not hold a secret ({} hex characters expected); it was left as it is, \
+                 since a new one would invalidate {invalidates}. Restore it, or delete it to \
+                 start with a new one",
+                path.display(),
+                SECRET_BYTES * 2
+            ),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let bytes: [u8; SECRET_BYTES] = rand::random();
+            write_private(&path, hex::encode(bytes).as_bytes())?;
+            Ok(bytes.to_vec())
+        }
+        Err(e) => Err(e).with_context(|| format!("reading the secret {}", path.display())),
+    }
+}

@@ -44,20 +44,6 @@ pub fn router(state: AppState) -> Router {
     axhub_http::finish(routes, state)
 }
 
-/// A secret kept in the data directory, made on first start, so tokens and cursors stay
-/// valid across restarts.
-fn persistent_secret(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
-    let path = dir.join(name);
-    if let Ok(s) = std::fs::read_to_string(&path)
-        && let Ok(bytes) = hex::decode(s.trim())
-    {
-        return Ok(bytes);
-    }
-    let bytes: [u8; 32] = rand::random();
-    files::write_private(&path, hex::encode(bytes).as_bytes())?;
-    Ok(bytes.to_vec())
-}
-
 pub struct Local {
     pub state: AppState,
     pub store: SqliteStore,
@@ -82,6 +68,10 @@ pub async fn app_db(
     })
 }
 
+/// The shortest `--jwt-secret` taken: HS256's key is as strong as its bytes are random, and
+/// RFC 7518 §3.2 asks for at least the hash's 256 bits.
+const MIN_JWT_SECRET: usize = 32;
+
 /// Opens the data directory (creating it) and builds the shared state.
 pub fn open(
     data_dir: &Path,
@@ -94,10 +84,15 @@ pub fn open(
     let store = SqliteStore::open(&data_dir.join("axhub.db"))
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let jwt_secret = match jwt_secret {
+        Some(s) if s.len() < MIN_JWT_SECRET => anyhow::bail!(
+            "--jwt-secret (AXHUB_JWT_SECRET) must be at least {MIN_JWT_SECRET} bytes: an HS256 \
+             secret shorter than that can be guessed offline from any one token"
+        ),
         Some(s) => s.as_bytes().to_vec(),
-        None => persistent_secret(data_dir, "jwt-secret")?,
+        None => files::persistent_secret(data_dir, "jwt-secret", "every bearer token")?,
     };
-    let cursor_secret = persistent_secret(data_dir, "cursor-secret")?;
+    let cursor_secret =
+        files::persistent_secret(data_dir, "cursor-secret", "every page cursor handed out")?;
     let mut deps = Deps::new(Arc::new(store.clone()), &cursor_secret).with_app_db(app_db);
     if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
         deps = deps.with_github(gh);

@@ -72,6 +72,17 @@ fn start(root: &Path, args: &[&str]) -> Running {
     }
 }
 
+/// Runs the binary to its end (it is expected not to start) and returns its stderr.
+fn run_to_exit(root: &Path, args: &[&str]) -> (ExitStatus, String) {
+    let log = root.join("stderr.log");
+    let mut child = command(&root.join("data"), &log, args).spawn().unwrap();
+    let status = wait(&mut child, START_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("axhub-local kept running: {}", read(&log));
+    });
+    (status, read(&log))
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -169,5 +180,54 @@ fn the_data_directory_is_private_to_its_owner() {
         assert_eq!(format!("{:o}", mode(&data.join(file))), "600", "{file}");
     }
     stop(running);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A secret that cannot be read or is not what axhub-local wrote stops the start with the
+/// file's name, and is left as it was: making a new one would invalidate every token signed
+/// (or GitHub token encrypted) with the old one.
+#[test]
+fn a_broken_secret_file_stops_the_start() {
+    let gh = github_args(&fixture("rsa.pem"));
+    let gh: Vec<&str> = gh.iter().map(String::as_str).collect();
+    let cases: [(&str, Option<&str>, &[&str]); 4] = [
+        ("jwt-secret", Some("not hex at all\n"), &[]),
+        ("cursor-secret", Some(&"ab".repeat(16)), &[]),
+        ("token-key", Some(""), &gh),
+        // A directory in its place: unreadable even for root, who reads any file.
+        ("jwt-secret", None, &[]),
+    ];
+    for (file, content, args) in cases {
+        let root = scratch("secret");
+        let data = root.join("data");
+        std::fs::create_dir(&data).unwrap();
+        let path = data.join(file);
+        match content {
+            Some(c) => std::fs::write(&path, c).unwrap(),
+            None => std::fs::create_dir(&path).unwrap(),
+        }
+        let (status, stderr) = run_to_exit(&root, args);
+        assert!(!status.success(), "{file}: started anyway");
+        assert!(
+            stderr.contains(&path.display().to_string()),
+            "{file}: the error does not name the file: {stderr}"
+        );
+        if let Some(c) = content {
+            assert_eq!(read(&path), c, "{file} was rewritten");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
+
+/// HS256 with a short secret can be brute-forced from any one token.
+#[test]
+fn a_short_jwt_secret_is_refused() {
+    let root = scratch("short");
+    let (status, stderr) = run_to_exit(&root, &["--jwt-secret", "hunter2"]);
+    assert!(!status.success(), "started with a 7-byte secret");
+    assert!(
+        stderr.contains("--jwt-secret") && stderr.contains("32 bytes"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
