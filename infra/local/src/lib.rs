@@ -5,6 +5,7 @@ pub mod demo;
 pub mod events;
 pub mod files;
 pub mod github;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,13 +36,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ])
 }
 
-/// Every group's routes on one router, and the local-only GitHub token route.
+/// Every group's routes on one router, and the local-only GitHub token route; each request
+/// has `serve::LIMITS.request` to be handled.
 pub fn router(state: AppState) -> Router {
     let routes = groups()
         .into_router()
         .merge(github::routes())
         .merge(events::routes());
-    axhub_http::finish(routes, state)
+    axhub_http::finish(serve::with_deadline(routes, serve::LIMITS.request), state)
 }
 
 pub struct Local {

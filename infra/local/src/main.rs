@@ -90,11 +90,10 @@ async fn main() -> anyhow::Result<()> {
     let tasks =
         axhub_local::background::spawn(local.state.deps.clone(), &local.background, stop_rx);
     let app = axhub_local::router(local.state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    axhub_local::serve::serve(listener, app, axhub_local::serve::LIMITS, stop).await;
     let _ = stop_tx.send(true);
     for t in tasks {
         let _ = t.await;
