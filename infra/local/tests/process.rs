@@ -2,7 +2,8 @@
 //! with, and how it stops. Each test runs the real binary on a data directory of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -43,6 +44,7 @@ fn command(data: &Path, log: &Path, args: &[&str]) -> Command {
 
 struct Running {
     child: Child,
+    addr: SocketAddr,
     log: PathBuf,
 }
 
@@ -55,13 +57,13 @@ fn start(root: &Path, args: &[&str]) -> Running {
     // Keeps reading so the child never blocks on a full pipe.
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.starts_with("axhub-local listening on http://") {
-                let _ = tx.send(());
+            if let Some(url) = line.strip_prefix("axhub-local listening on http://") {
+                let _ = tx.send(url.parse::<SocketAddr>().unwrap());
             }
         }
     });
     match rx.recv_timeout(START_TIMEOUT) {
-        Ok(()) => Running { child, log },
+        Ok(addr) => Running { child, addr, log },
         Err(_) => {
             let _ = child.kill();
             panic!(
@@ -124,6 +126,32 @@ fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
+/// An HTTP/1.1 request on a connection of its own; the reply is read later by `response`.
+fn send(addr: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    s
+}
+
+/// The status code and the whole reply (the server closes the connection after it).
+fn response(mut s: TcpStream) -> (u16, String) {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    (status, text)
+}
+
 fn github_args(key: &Path) -> Vec<String> {
     // Nothing listens there: the client is built at start but GitHub is never called.
     let nowhere = "http://127.0.0.1:9".to_owned();
@@ -179,7 +207,7 @@ fn the_data_directory_is_private_to_its_owner() {
     ] {
         assert_eq!(format!("{:o}", mode(&data.join(file))), "600", "{file}");
     }
-    stop(running);
+    assert_eq!(stop(running).code(), Some(0));
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -229,5 +257,54 @@ fn a_short_jwt_secret_is_refused() {
         stderr.contains("--jwt-secret") && stderr.contains("32 bytes"),
         "{stderr}"
     );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// SIGTERM stops accepting connections at once, lets a request in flight finish (here one
+/// held in its handler by a write lock on the database), and exits 0.
+#[test]
+fn sigterm_finishes_the_request_in_flight_and_exits_0() {
+    let root = scratch("sigterm");
+    let mut running = start(&root, &["--demo"]);
+    let demo: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/demo.json")).unwrap()).unwrap();
+    let token = demo["users"]["owner"]["token"].as_str().unwrap();
+    let path = format!(
+        "/api/v1/apps/{}/deployments",
+        demo["app_id"].as_str().unwrap()
+    );
+
+    let db = rusqlite::Connection::open(root.join("data/axhub.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let body = r#"{"commit_sha":"0123456789abcdef0123456789abcdef01234567"}"#;
+    let in_flight = send(running.addr, "POST", &path, token, body);
+    // The trigger waits for the lock (the store's busy timeout is 5 s): no answer yet.
+    in_flight
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let early = (&in_flight).read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "answered before the lock was released: {early:?}"
+    );
+
+    sigterm(&running.child);
+    let refused_by = Instant::now() + Duration::from_secs(3);
+    while TcpStream::connect(running.addr).is_ok() {
+        assert!(Instant::now() < refused_by, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        running.child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    db.execute_batch("ROLLBACK").unwrap();
+
+    let (status, reply) = response(in_flight);
+    assert_eq!(status, 202, "{reply}");
+    let exit = wait(&mut running.child, Duration::from_secs(20)).expect("no exit after SIGTERM");
+    assert_eq!(exit.code(), Some(0), "{}", read(&running.log));
     std::fs::remove_dir_all(&root).unwrap();
 }
