@@ -48,6 +48,16 @@ struct Running {
     log: PathBuf,
 }
 
+/// A test that fails half-way does not leave its server running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts the binary and waits for its "listening on" line.
 fn start(root: &Path, args: &[&str]) -> Running {
     let log = root.join("stderr.log");
