@@ -99,3 +99,39 @@ async fn purge_expired(store: SqliteStore, every: Duration, mut stop: watch::Rec
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use axhub_store::{Item, Store};
+    use serde_json::json;
+
+    /// The loop deletes expired rows on its own (reads hide them, but the file would grow)
+    /// and returns when told to stop.
+    #[tokio::test]
+    async fn expired_rows_are_purged_in_the_background() {
+        let store = SqliteStore::in_memory().unwrap();
+        let now = axhub_store::now_epoch();
+        for (sk, ttl) in [("expired", now - 1), ("live", now + 3600)] {
+            let mut item = Item::new();
+            item.insert("pk".into(), json!("P"));
+            item.insert("sk".into(), json!(sk));
+            item.insert("ttl".into(), json!(ttl));
+            store.put(item, None).await.unwrap();
+        }
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(purge_expired(store.clone(), Duration::from_millis(20), rx));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the loop did not stop")
+            .unwrap();
+        // Nothing left for a purge to remove: the loop did it; the live row is still there.
+        assert_eq!(store.purge_expired().await.unwrap(), 0);
+        let live = axhub_store::Key::new("P", "live");
+        assert!(store.get(&live).await.unwrap().is_some());
+    }
+}

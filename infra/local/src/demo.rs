@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use axhub_app::{Deps, directory};
 use axhub_auth::{Claims, mint_hs256};
 use axhub_domain::{App, GitConnection, Membership, Tenant, TenantRole};
@@ -58,7 +57,7 @@ pub async fn seed(
                 app_id: Uuid::now_v7(),
                 unconnected_app_id: Uuid::now_v7(),
             };
-            std::fs::write(&ids_path, serde_json::to_vec_pretty(&ids)?)?;
+            crate::files::write_private(&ids_path, &serde_json::to_vec_pretty(&ids)?)?;
             ids
         }
     };
@@ -186,7 +185,7 @@ pub async fn seed(
         users,
     };
     let path = data_dir.join("demo.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&file)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    // Its tokens are the people's credentials, a platform admin's among them.
+    crate::files::write_private(&path, &serde_json::to_vec_pretty(&file)?)?;
     Ok(file)
 }

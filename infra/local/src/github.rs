@@ -105,7 +105,11 @@ impl GitHubArgs {
         config.webhook_secret = need(&self.github_webhook_secret, "github-webhook-secret")?;
         config.token_key = match &self.token_key {
             Some(hexkey) => hex::decode(hexkey.trim()).context("--token-key must be hex")?,
-            None => crate::persistent_secret(data_dir, "token-key")?,
+            None => crate::files::persistent_secret(
+                data_dir,
+                "token-key",
+                "every stored GitHub token (they are encrypted with it)",
+            )?,
         };
         Ok(Some(Arc::new(GitHubClient::new(
             config,

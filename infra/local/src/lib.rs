@@ -3,7 +3,9 @@
 pub mod background;
 pub mod demo;
 pub mod events;
+pub mod files;
 pub mod github;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,28 +36,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ])
 }
 
-/// Every group's routes on one router, and the local-only GitHub token route.
+/// Every group's routes on one router, and the local-only GitHub token route; each request
+/// has `serve::LIMITS.request` to be handled.
 pub fn router(state: AppState) -> Router {
     let routes = groups()
         .into_router()
         .merge(github::routes())
         .merge(events::routes());
-    axhub_http::finish(routes, state)
-}
-
-/// A secret kept in the data directory, made on first start, so tokens and cursors stay
-/// valid across restarts.
-fn persistent_secret(dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
-    let path = dir.join(name);
-    if let Ok(s) = std::fs::read_to_string(&path)
-        && let Ok(bytes) = hex::decode(s.trim())
-    {
-        return Ok(bytes);
-    }
-    let bytes: [u8; 32] = rand::random();
-    std::fs::write(&path, hex::encode(bytes))
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(bytes.to_vec())
+    axhub_http::finish(serve::with_deadline(routes, serve::LIMITS.request), state)
 }
 
 pub struct Local {
@@ -82,6 +70,10 @@ pub async fn app_db(
     })
 }
 
+/// The shortest `--jwt-secret` taken: HS256's key is as strong as its bytes are random, and
+/// RFC 7518 §3.2 asks for at least the hash's 256 bits.
+const MIN_JWT_SECRET: usize = 32;
+
 /// Opens the data directory (creating it) and builds the shared state.
 pub fn open(
     data_dir: &Path,
@@ -90,15 +82,19 @@ pub fn open(
     github: &github::GitHubArgs,
     app_db: Arc<dyn axhub_ports::AppDatabase>,
 ) -> anyhow::Result<Local> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    files::data_dir(data_dir)?;
     let store = SqliteStore::open(&data_dir.join("axhub.db"))
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let jwt_secret = match jwt_secret {
+        Some(s) if s.len() < MIN_JWT_SECRET => anyhow::bail!(
+            "--jwt-secret (AXHUB_JWT_SECRET) must be at least {MIN_JWT_SECRET} bytes: an HS256 \
+             secret shorter than that can be guessed offline from any one token"
+        ),
         Some(s) => s.as_bytes().to_vec(),
-        None => persistent_secret(data_dir, "jwt-secret")?,
+        None => files::persistent_secret(data_dir, "jwt-secret", "every bearer token")?,
     };
-    let cursor_secret = persistent_secret(data_dir, "cursor-secret")?;
+    let cursor_secret =
+        files::persistent_secret(data_dir, "cursor-secret", "every page cursor handed out")?;
     let mut deps = Deps::new(Arc::new(store.clone()), &cursor_secret).with_app_db(app_db);
     if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
         deps = deps.with_github(gh);

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 #[derive(Parser)]
 #[command(
@@ -53,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
         build_time: std::time::Duration::from_millis(args.sim_build_ms),
         rollout_time: std::time::Duration::from_millis(args.sim_rollout_ms),
     };
-    std::fs::create_dir_all(&args.data_dir)?;
+    axhub_local::files::data_dir(&args.data_dir)?;
     let app_db = axhub_local::app_db(&args.data_dir, args.app_db_url.as_deref()).await?;
     let local = axhub_local::open(
         &args.data_dir,
@@ -63,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
         app_db,
     )?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
+    // From here on a stop is graceful (until here, nothing was in flight to lose).
+    let mut signals = Signals::new()?;
     let addr = listener.local_addr()?;
     let base_url = format!("http://{addr}");
     if args.demo {
@@ -90,14 +93,59 @@ async fn main() -> anyhow::Result<()> {
     let tasks =
         axhub_local::background::spawn(local.state.deps.clone(), &local.background, stop_rx);
     let app = axhub_local::router(local.state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
+    let stop = async move {
+        let name = signals.recv().await;
+        tracing::info!(
+            signal = name,
+            "stopping: no new connections, requests in flight finish, the worker finishes its job"
+        );
+        let _ = stop_tx.send(true);
+        tokio::spawn(async move {
+            let name = signals.recv().await;
+            tracing::warn!(signal = name, "second signal: exiting at once");
+            std::process::exit(1);
+        });
+    };
+    axhub_local::serve::serve(listener, app, axhub_local::serve::LIMITS, stop).await;
+    // A job the worker is in the middle of gets this long; one cut off runs again after its
+    // visibility timeout, as after a crash.
+    let background = async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    };
+    if tokio::time::timeout(BACKGROUND_STOP, background)
+        .await
+        .is_err()
+    {
+        tracing::warn!("background work still running after {BACKGROUND_STOP:?}; exiting anyway");
     }
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// How long the worker and maintenance loops get to finish what they are doing.
+const BACKGROUND_STOP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// SIGTERM (service managers, `kill`, the SDK tests) and SIGINT (ctrl-c) both ask for a
+/// graceful stop; a second one while stopping ends the process at once.
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }

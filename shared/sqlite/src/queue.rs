@@ -93,8 +93,9 @@ fn check_receipt(receipt: &str) -> Result<(), QueueError> {
 impl SqliteQueue {
     /// Opens (creating the table if needed) the queue `name` in the database file at `path`.
     /// Messages are moved to the dead-letter queue instead of a delivery beyond
-    /// `max_receives` (1..=1000).
+    /// `max_receives` (1..=1000). A new file is readable by its owner only.
     pub fn open(path: &Path, name: &str, max_receives: u32) -> Result<Self, QueueError> {
+        crate::create_private(path).map_err(backend)?;
         Self::init(Connection::open(path).map_err(backend)?, name, max_receives)
     }
 

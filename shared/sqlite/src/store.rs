@@ -40,8 +40,9 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store file.
+    /// Opens (creating if needed, readable by its owner only) the store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        crate::create_private(path).map_err(backend)?;
         let conn = Connection::open(path).map_err(backend)?;
         Self::init(conn)
     }

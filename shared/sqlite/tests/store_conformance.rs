@@ -65,3 +65,42 @@ async fn purge_removes_only_expired_items() {
     );
     assert_eq!(store.purge_expired().await.unwrap(), 0);
 }
+
+/// A new database file and its WAL and shared-memory files are readable by their owner only:
+/// they hold every tenant's state.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_file_is_private() {
+    use axhub_queue::Queue;
+    use axhub_store::Item;
+    use serde_json::json;
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = std::env::temp_dir().join(format!("axhub-sqlite-mode-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut item = Item::new();
+    item.insert("pk".into(), json!("P"));
+    item.insert("sk".into(), json!("S"));
+    store.put(item, None).await.unwrap();
+    let queue_path = dir.join("queue.db");
+    let queue = axhub_sqlite::SqliteQueue::open(&queue_path, "q", 5).unwrap();
+    queue.send("job", std::time::Duration::ZERO).await.unwrap();
+    for file in [
+        "state.db",
+        "state.db-wal",
+        "state.db-shm",
+        "queue.db",
+        "queue.db-wal",
+    ] {
+        let mode = std::fs::metadata(dir.join(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(format!("{mode:o}"), "600", "{file}");
+    }
+    drop((store, queue));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

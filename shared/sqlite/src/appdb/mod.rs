@@ -99,10 +99,12 @@ fn open(path: &Path, create: bool) -> Result<Connection, AppDbError> {
     Ok(c)
 }
 
+/// A new database file (its directories 0700, the file 0600: an app's data is its tenant's).
 fn create(path: &Path) -> Result<Connection, AppDbError> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io_error)?;
+        crate::create_private_dir(parent).map_err(io_error)?;
     }
+    crate::create_private(path).map_err(io_error)?;
     let c = open(path, true)?;
     c.execute_batch(catalog::RECORD_TABLE_SQL)
         .map_err(db_error)?;

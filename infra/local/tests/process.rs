@@ -1,0 +1,320 @@
+//! axhub-local as an installed process: what it leaves on disk, what it refuses to start
+//! with, and how it stops. Each test runs the real binary on a data directory of its own.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_axhub-local");
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A fresh directory for one test: the data directory is `data` inside it, the stderr log
+/// beside it.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("axhub-local-{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary on `data`, any port; the environment's own `AXHUB_*` settings left out.
+fn command(data: &Path, log: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--data-dir")
+        .arg(data)
+        .args(["--port", "0"])
+        .args(args);
+    for var in [
+        "AXHUB_JWT_SECRET",
+        "AXHUB_APP_DB_URL",
+        "AXHUB_TOKEN_KEY",
+        "AXHUB_GITHUB_APP_ID",
+        "AXHUB_BIND",
+    ] {
+        c.env_remove(var);
+    }
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap());
+    c
+}
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+/// A test that fails half-way does not leave its server running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Starts the binary and waits for its "listening on" line.
+fn start(root: &Path, args: &[&str]) -> Running {
+    let log = root.join("stderr.log");
+    let mut child = command(&root.join("data"), &log, args).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keeps reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("axhub-local listening on http://") {
+                let _ = tx.send(url.parse::<SocketAddr>().unwrap());
+            }
+        }
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(addr) => Running { child, addr, log },
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "axhub-local did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Runs the binary to its end (it is expected not to start) and returns its stderr.
+fn run_to_exit(root: &Path, args: &[&str]) -> (ExitStatus, String) {
+    let log = root.join("stderr.log");
+    let mut child = command(&root.join("data"), &log, args).spawn().unwrap();
+    let status = wait(&mut child, START_TIMEOUT).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("axhub-local kept running: {}", read(&log));
+    });
+    (status, read(&log))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn wait(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -TERM failed");
+}
+
+/// SIGTERM, then the exit status (the process is killed if it has not exited in 20 s).
+fn stop(mut running: Running) -> ExitStatus {
+    sigterm(&running.child);
+    wait(&mut running.child, Duration::from_secs(20)).unwrap_or_else(|| {
+        let _ = running.child.kill();
+        panic!("no exit 20 s after SIGTERM: {}", read(&running.log));
+    })
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// An HTTP/1.1 request on a connection of its own; the reply is read later by `response`.
+fn send(addr: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    s
+}
+
+/// The status code and the whole reply (the server closes the connection after it).
+fn response(mut s: TcpStream) -> (u16, String) {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    (status, text)
+}
+
+fn github_args(key: &Path) -> Vec<String> {
+    // Nothing listens there: the client is built at start but GitHub is never called.
+    let nowhere = "http://127.0.0.1:9".to_owned();
+    [
+        "--github-app-id",
+        "1",
+        "--github-app-slug",
+        "axhub-test",
+        "--github-webhook-secret",
+        "webhook-secret",
+        "--github-api-url",
+        &nowhere,
+        "--github-web-url",
+        &nowhere,
+        "--github-private-key-file",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain([key.display().to_string()])
+    .collect()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}
+
+/// Nobody but the user running axhub-local can read its secrets, its demo tokens or its
+/// databases: the data directory is 0700 (an existing one is tightened) and every file in it
+/// 0600, the SQLite WAL and shared-memory files included.
+#[test]
+fn the_data_directory_is_private_to_its_owner() {
+    let root = scratch("modes");
+    let data = root.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let gh = github_args(&fixture("rsa.pem"));
+    let mut args = vec!["--demo"];
+    args.extend(gh.iter().map(String::as_str));
+    let running = start(&root, &args);
+
+    assert_eq!(format!("{:o}", mode(&data)), "700", "the data directory");
+    for file in [
+        "jwt-secret",
+        "cursor-secret",
+        "token-key",
+        "demo.json",
+        "demo-ids.json",
+        "axhub.db",
+        "axhub.db-wal",
+        "axhub.db-shm",
+    ] {
+        assert_eq!(format!("{:o}", mode(&data.join(file))), "600", "{file}");
+    }
+    assert_eq!(stop(running).code(), Some(0));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A secret that cannot be read or is not what axhub-local wrote stops the start with the
+/// file's name, and is left as it was: making a new one would invalidate every token signed
+/// (or GitHub token encrypted) with the old one.
+#[test]
+fn a_broken_secret_file_stops_the_start() {
+    let gh = github_args(&fixture("rsa.pem"));
+    let gh: Vec<&str> = gh.iter().map(String::as_str).collect();
+    let cases: [(&str, Option<&str>, &[&str]); 4] = [
+        ("jwt-secret", Some("not hex at all\n"), &[]),
+        ("cursor-secret", Some(&"ab".repeat(16)), &[]),
+        ("token-key", Some(""), &gh),
+        // A directory in its place: unreadable even for root, who reads any file.
+        ("jwt-secret", None, &[]),
+    ];
+    for (file, content, args) in cases {
+        let root = scratch("secret");
+        let data = root.join("data");
+        std::fs::create_dir(&data).unwrap();
+        let path = data.join(file);
+        match content {
+            Some(c) => std::fs::write(&path, c).unwrap(),
+            None => std::fs::create_dir(&path).unwrap(),
+        }
+        let (status, stderr) = run_to_exit(&root, args);
+        assert!(!status.success(), "{file}: started anyway");
+        assert!(
+            stderr.contains(&path.display().to_string()),
+            "{file}: the error does not name the file: {stderr}"
+        );
+        if let Some(c) = content {
+            assert_eq!(read(&path), c, "{file} was rewritten");
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
+
+/// HS256 with a short secret can be brute-forced from any one token.
+#[test]
+fn a_short_jwt_secret_is_refused() {
+    let root = scratch("short");
+    let (status, stderr) = run_to_exit(&root, &["--jwt-secret", "hunter2"]);
+    assert!(!status.success(), "started with a 7-byte secret");
+    assert!(
+        stderr.contains("--jwt-secret") && stderr.contains("32 bytes"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// SIGTERM stops accepting connections at once, lets a request in flight finish (here one
+/// held in its handler by a write lock on the database), and exits 0.
+#[test]
+fn sigterm_finishes_the_request_in_flight_and_exits_0() {
+    let root = scratch("sigterm");
+    let mut running = start(&root, &["--demo"]);
+    let demo: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/demo.json")).unwrap()).unwrap();
+    let token = demo["users"]["owner"]["token"].as_str().unwrap();
+    let path = format!(
+        "/api/v1/apps/{}/deployments",
+        demo["app_id"].as_str().unwrap()
+    );
+
+    let db = rusqlite::Connection::open(root.join("data/axhub.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let body = r#"{"commit_sha":"0123456789abcdef0123456789abcdef01234567"}"#;
+    let in_flight = send(running.addr, "POST", &path, token, body);
+    // The trigger waits for the lock (the store's busy timeout is 5 s): no answer yet.
+    in_flight
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let early = (&in_flight).read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "answered before the lock was released: {early:?}"
+    );
+
+    sigterm(&running.child);
+    let refused_by = Instant::now() + Duration::from_secs(3);
+    while TcpStream::connect(running.addr).is_ok() {
+        assert!(Instant::now() < refused_by, "still accepting after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        running.child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    db.execute_batch("ROLLBACK").unwrap();
+
+    let (status, reply) = response(in_flight);
+    assert_eq!(status, 202, "{reply}");
+    let exit = wait(&mut running.child, Duration::from_secs(20)).expect("no exit after SIGTERM");
+    assert_eq!(exit.code(), Some(0), "{}", read(&running.log));
+    std::fs::remove_dir_all(&root).unwrap();
+}
