@@ -80,7 +80,14 @@ impl KubeCluster {
             Ok(created) => Some(created),
             // Started before (a retried step): the first Job goes on.
             Err(e) if is_status(&e, 409) => None,
-            Err(e) => return Err(cluster_error(&format!("create Job {name}"), e)),
+            Err(e) => {
+                // No Job will own the Secret and remove it with itself: remove it now, so a
+                // live token is not left behind in the cluster.
+                if clone_token.is_some() {
+                    self.delete_token_secret(build).await;
+                }
+                return Err(cluster_error(&format!("create Job {name}"), e));
+            }
         };
         if let Some(token) = clone_token {
             let job = match created {
@@ -95,6 +102,20 @@ impl KubeCluster {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Removes a build's clone-token Secret; a failure is logged (its token expires within
+    /// the hour anyway).
+    async fn delete_token_secret(&self, build: &BuildRequest) {
+        let name = objects::token_secret_name(build.deployment_id);
+        let secrets: Api<Secret> = self.namespaced(&self.config.build_namespace);
+        match secrets.delete(&name, &Default::default()).await {
+            Ok(_) => {}
+            Err(e) if is_status(&e, 404) => {}
+            Err(e) => {
+                tracing::warn!(secret = %name, error = %e, "could not remove a clone-token Secret")
+            }
+        }
     }
 
     async fn apply_token_secret(

@@ -10,6 +10,9 @@ pub struct KubeClusterConfig {
     pub registry: String,
     /// The kaniko executor image that runs the builds.
     pub builder_image: String,
+    /// The host builds clone from (`github.com`, or a GitHub Enterprise host: the host of the
+    /// configured GitHub web URL).
+    pub git_host: String,
     /// Namespace of the build Jobs (and of the clone-token Secrets).
     pub build_namespace: String,
     /// Secret (type `kubernetes.io/dockerconfigjson`) in the build namespace holding the
@@ -54,6 +57,7 @@ impl Default for KubeClusterConfig {
         Self {
             registry: String::new(),
             builder_image: DEFAULT_BUILDER_IMAGE.to_owned(),
+            git_host: "github.com".to_owned(),
             build_namespace: DEFAULT_BUILD_NAMESPACE.to_owned(),
             push_secret: "registry-push".to_owned(),
             build_service_account: None,

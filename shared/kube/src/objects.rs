@@ -190,8 +190,8 @@ pub fn build_job(config: &KubeClusterConfig, build: &BuildRequest) -> Job {
             // kaniko's git context: it clones over HTTPS (GIT_PULL_METHOD defaults to https)
             // and, the fragment being a commit id, fetches and checks out that commit.
             format!(
-                "--context=git://github.com/{}.git#{}",
-                build.repo_full_name, build.commit_sha
+                "--context=git://{}/{}.git#{}",
+                config.git_host, build.repo_full_name, build.commit_sha
             ),
             format!("--destination={}", build.image_uri),
         ]),

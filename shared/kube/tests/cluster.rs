@@ -920,3 +920,47 @@ async fn the_ports_start_build_passes_the_requests_clone_token_and_never_debug_p
     let secret = server.await.unwrap();
     assert_eq!(secret.json()["data"]["password"], "Z2hzX3Rva2VuMTIz");
 }
+
+#[tokio::test]
+async fn a_job_that_cannot_be_created_takes_its_clone_token_secret_with_it() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        let secret = answer(&mut handle, 201, "{}").await;
+        let job = answer(
+            &mut handle,
+            403,
+            &status(403, "Forbidden", "jobs.batch is forbidden"),
+        )
+        .await;
+        let removed = answer(&mut handle, 200, "{}").await;
+        assert_no_more_requests(&mut handle).await;
+        (secret, job, removed)
+    });
+    let result = cluster
+        .start_build_with_token(&build_request(), Some("ghs_token123"))
+        .await;
+    assert!(
+        matches!(result, Err(ClusterError::Refused(_))),
+        "{result:?}"
+    );
+    let (secret, job, removed) = server.await.unwrap();
+    assert_eq!(secret.method, "PATCH");
+    assert_eq!(job.method, "POST");
+    assert_eq!(removed.method, "DELETE");
+    assert_eq!(removed.path, secret.path, "the same Secret");
+}
+
+#[tokio::test]
+async fn builds_clone_from_the_configured_git_host() {
+    let mut config = config();
+    config.git_host = "github.example.com".into();
+    let job = axhub_kube::objects::build_job(&config, &build_request());
+    let args = job.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert_eq!(
+        args[0],
+        format!("--context=git://github.example.com/acme/web.git#{COMMIT}")
+    );
+}

@@ -117,10 +117,13 @@ async fn eks_cluster(aws: &SdkConfig, eks: Eks) -> anyhow::Result<Arc<dyn Cluste
     };
     let config = axhub_kube::eks_config(&eks.endpoint, &eks.ca_data).await?;
     let client = axhub_kube::client_with_token_source(config, source)?;
-    let cluster_config = axhub_kube::KubeClusterConfig {
+    let mut cluster_config = axhub_kube::KubeClusterConfig {
         registry: eks.registry,
         ..Default::default()
     };
+    if let Some(host) = eks.git_host {
+        cluster_config.git_host = host;
+    }
     Ok(Arc::new(axhub_kube::KubeCluster::new(
         client,
         cluster_config,

@@ -89,14 +89,16 @@ pub fn github_config_from(vars: &Vars) -> anyhow::Result<Option<GitHubConfig>> {
     Ok(Some(config))
 }
 
-/// The EKS cluster (`AXHUB_EKS_CLUSTER`, `AXHUB_EKS_ENDPOINT`, `AXHUB_EKS_CA_DATA`) and the
-/// registry images go to (`AXHUB_REGISTRY`).
+/// The EKS cluster (`AXHUB_EKS_CLUSTER`, `AXHUB_EKS_ENDPOINT`, `AXHUB_EKS_CA_DATA`), the
+/// registry images go to (`AXHUB_REGISTRY`), and the host builds clone from (that of
+/// `AXHUB_GITHUB_WEB_URL` for GitHub Enterprise; github.com by default).
 #[derive(Clone)]
 pub struct Eks {
     pub cluster: String,
     pub endpoint: String,
     pub ca_data: String,
     pub registry: String,
+    pub git_host: Option<String>,
 }
 
 impl Eks {
@@ -106,6 +108,29 @@ impl Eks {
             endpoint: vars.require("AXHUB_EKS_ENDPOINT")?,
             ca_data: vars.require("AXHUB_EKS_CA_DATA")?,
             registry: vars.require("AXHUB_REGISTRY")?,
+            git_host: vars.get("AXHUB_GITHUB_WEB_URL").map(|url| host_of(&url)),
         })
+    }
+}
+
+/// The host of a URL (`https://github.example.com/` → `github.example.com`).
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or(rest)
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_git_host_is_the_web_urls_host() {
+        assert_eq!(
+            super::host_of("https://github.example.com/"),
+            "github.example.com"
+        );
+        assert_eq!(super::host_of("https://ghe.corp:8443/x"), "ghe.corp:8443");
+        assert_eq!(super::host_of("github.com"), "github.com");
     }
 }
