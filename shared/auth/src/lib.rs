@@ -2,7 +2,9 @@
 //!
 //! JWTs are HS256 with a configured secret (local use) or RS256/ES256 against a JWKS URL
 //! (production), fetched and cached. The algorithm is pinned by configuration and never
-//! taken from the token; `exp` is always required, `iss` and `aud` when configured.
+//! taken from the token; `exp` and `sub` are always required, `iss` and `aud` whenever they
+//! are configured (a token that names no audience is not one issued for this service), and
+//! `nbf`, when present, must have passed.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -46,13 +48,28 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     #[serde(default)]
     pub platform_admin: bool,
+}
+
+/// `aud`: one audience or a list of them (RFC 7519 §4.1.3). Verification checks it against
+/// the configured audience; it is here so that a list does not fail to deserialize.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<&str> for Audience {
+    fn from(aud: &str) -> Self {
+        Audience::One(aud.to_owned())
+    }
 }
 
 impl Claims {
@@ -137,16 +154,27 @@ impl Authenticator {
 
     fn validation(&self, alg: Algorithm) -> Validation {
         let mut v = Validation::new(alg);
-        v.set_required_spec_claims(&["exp", "sub"]);
-        v.leeway = 30;
+        // jsonwebtoken compares `iss` and `aud` only when the token has them: a configured
+        // one must also be required, or a token that leaves it out passes.
+        let mut required = vec!["exp", "sub"];
         match &self.config.issuer {
-            Some(iss) => v.set_issuer(&[iss]),
+            Some(iss) => {
+                v.set_issuer(&[iss]);
+                required.push("iss");
+            }
             None => v.iss = None,
         }
         match &self.config.audience {
-            Some(aud) => v.set_audience(&[aud]),
+            Some(aud) => {
+                v.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => v.validate_aud = false,
         }
+        v.set_required_spec_claims(&required);
+        // The same leeway for `exp` and `nbf`: clock skew between the issuer and us.
+        v.leeway = 30;
+        v.validate_nbf = true;
         v
     }
 
@@ -166,6 +194,9 @@ impl Authenticator {
             |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     Error::unauthenticated(ErrorCode::TokenExpired, "the token has expired")
+                }
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    invalid("the token is not valid yet (nbf)")
                 }
                 _ => invalid("the token could not be verified"),
             },

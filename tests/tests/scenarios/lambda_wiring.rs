@@ -245,9 +245,13 @@ async fn the_deployments_function_reaches_sqs_and_the_cluster_on_first_use() {
             String::from_utf8(SECRET.to_vec()).unwrap(),
         ),
     ]);
-    // HS256 tokens of the test world; no GitHub App (HEAD resolution is not exercised).
+    // HS256 tokens of the test world, which name no issuer or audience; no GitHub App (HEAD
+    // resolution is not exercised).
     let vars = vars_of(&all, |k| {
-        k != "AXHUB_JWKS_URL" && !k.starts_with("AXHUB_GITHUB")
+        !matches!(
+            k,
+            "AXHUB_JWKS_URL" | "AXHUB_JWT_ISSUER" | "AXHUB_JWT_AUDIENCE"
+        ) && !k.starts_with("AXHUB_GITHUB")
     });
 
     let state = axhub_lambda::deployments(&vars).unwrap();
