@@ -208,6 +208,25 @@ async fn a_missing_or_malformed_setting_stops_the_cold_start_with_its_name() {
                 .unwrap_or_else(|| panic!("{name}={bad}, yet it started"));
         assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
     }
+    // With a JWKS, the issuer and the audience are required by every function that reads
+    // bearer tokens: without them any token of that issuer, for any service, would pass.
+    let http: [(&str, Wire); 3] = [FUNCTIONS[0], FUNCTIONS[1], FUNCTIONS[2]];
+    for (resource, wire) in http {
+        for name in ["AXHUB_JWT_ISSUER", "AXHUB_JWT_AUDIENCE"] {
+            let err = wire(&vars_of(&all, |k| k != name))
+                .err()
+                .unwrap_or_else(|| panic!("{resource}: {name} unset, yet it started"));
+            assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
+        }
+    }
+    // HS256 (local setups) may go without them.
+    axhub_lambda::deployments(&vars_of(&all, |k| {
+        !matches!(
+            k,
+            "AXHUB_JWKS_URL" | "AXHUB_JWT_ISSUER" | "AXHUB_JWT_AUDIENCE"
+        )
+    }))
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -348,4 +367,15 @@ fn neighbours_events_are_taken_only_from_the_platforms_own_account() {
             && policy.contains("aws:SourceAccount: !Ref AWS::AccountId"),
         "{policy}"
     );
+}
+
+#[test]
+fn the_jwt_issuer_and_audience_are_required_parameters() {
+    for parameter in ["JwtIssuer", "JwtAudience"] {
+        let block = template_block(parameter);
+        assert!(
+            !block.contains("Default:") && block.contains("MinLength: 1"),
+            "{parameter}: {block}"
+        );
+    }
 }
