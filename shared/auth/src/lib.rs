@@ -16,7 +16,7 @@ use axhub_ports::AccessTokens;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-pub use jwks::{JWKS_REFETCH_MIN, JWKS_TTL, JwksTiming};
+pub use jwks::{JWKS_REFETCH_MIN, JWKS_STALE_MAX, JWKS_TTL, JwksTiming};
 
 pub const PAT_PREFIX: &str = "axhub_pat_";
 

@@ -11,6 +11,7 @@ mod edge;
 mod github;
 mod ingest;
 mod isolation;
+mod jwks;
 mod lambda_events;
 mod lambda_wiring;
 mod lifecycle;
