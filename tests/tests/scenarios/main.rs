@@ -19,3 +19,4 @@ mod listing_cost;
 mod pipeline;
 mod releases;
 mod rollback;
+mod scopes;
