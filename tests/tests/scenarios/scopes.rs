@@ -1,8 +1,9 @@
 //! Delegated tokens (agents) on every route of the deployments, lifecycle and git groups:
-//! `deploy:read` (or `deploy:write`) reads, only `deploy:write` writes, and a token with
-//! neither does nothing; anything else is 403 `insufficient_scope`. The tokens are the app
-//! owner's, so the role never stands in the way: what the scopes allow is answered as a user
-//! session would be. Sessions without scopes are the access table's (access.rs).
+//! `deploy:read` or `deploy:write` may read, only `deploy:write` may change anything, a token
+//! with neither may do nothing, and what a token's scopes do not allow is 403
+//! `insufficient_scope`. The tokens are the app owner's, so the role never stands in the way:
+//! what the scopes allow is answered as a user session would be. Sessions without scopes are
+//! the access table's (access.rs).
 
 use axhub_tests::*;
 use http::Method;
@@ -40,17 +41,33 @@ fn route(kind: Kind, method: Method, uri: String, body: Option<Value>, allowed: 
     }
 }
 
+/// Whether `uri` (a query string allowed) is a path of the route `template`.
+fn is_path_of(template: &str, uri: &str) -> bool {
+    let path = uri.split('?').next().unwrap_or_default();
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len() && t.iter().zip(&p).all(|(t, p)| t.starts_with('{') || t == p)
+}
+
 /// Each route as a token without a deploy scope, a `deploy:read` one and a `deploy:write`
 /// one (in that order, so the refused calls come first and change nothing); every answer
-/// that is not the expected one.
-async fn run(t: &TestApp, routes: Vec<Route>) -> Vec<String> {
+/// that is not the expected one, and every route of `groups` the table leaves out.
+async fn run(t: &TestApp, groups: axhub_http::Routes, routes: Vec<Route>) -> Vec<String> {
+    let mut wrong: Vec<String> = groups
+        .table()
+        .iter()
+        .filter(|(m, p)| {
+            !routes
+                .iter()
+                .any(|r| r.method == m && is_path_of(p, &r.uri))
+        })
+        .map(|(m, p)| format!("{m} {p}: not in the table"))
+        .collect();
     let sub = &t.world.owner;
     let tokens = [
         ("no deploy scope", scoped_token(sub, &["profile"])),
         ("deploy:read", scoped_token(sub, &["deploy:read"])),
         ("deploy:write", scoped_token(sub, &["deploy:write"])),
     ];
-    let mut wrong = Vec::new();
     for r in routes {
         for (scope, token) in &tokens {
             let may = match r.kind {
@@ -86,7 +103,8 @@ async fn the_deployments_and_lifecycle_routes_need_their_scope() {
     let w = s.app.world.clone();
     let (app, tenant) = (w.app, w.tenant);
     let release = did(&s.app.deploy(app, &w.owner, &sha(1)).await);
-    let release = deployed_as(&s, app, &release).await;
+    let d = s.wait_for(app, &release, terminal).await;
+    assert_eq!(d["status"], "succeeded", "{d:?}");
     // From here on nothing runs: the deployment to cancel stays in progress.
     s.stop_worker();
     let pending = did(&s.app.deploy(app, &w.owner, &sha(2)).await);
@@ -157,15 +175,9 @@ async fn the_deployments_and_lifecycle_routes_need_their_scope() {
             202,
         ),
     ];
-    let wrong = run(&s.app, routes).await;
+    let groups = deployments_fn::routes().merge(lifecycle_fn::routes());
+    let wrong = run(&s.app, groups, routes).await;
     assert!(wrong.is_empty(), "{wrong:#?}");
-}
-
-/// Waits for the deployment to succeed; its id.
-async fn deployed_as(s: &Stack, app: Uuid, id: &str) -> String {
-    let d = s.wait_for(app, id, terminal).await;
-    assert_eq!(d["status"], "succeeded", "{d:?}");
-    id.to_owned()
 }
 
 #[tokio::test]
@@ -262,7 +274,7 @@ async fn the_git_routes_need_their_scope() {
             204,
         ),
     ];
-    let wrong = run(&g.t, routes).await;
+    let wrong = run(&g.t, git_fn::routes(), routes).await;
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
