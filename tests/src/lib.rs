@@ -68,6 +68,21 @@ pub fn token(sub: &str, platform_admin: bool) -> String {
     .unwrap()
 }
 
+/// A delegated token of `sub` (an agent's): it may do only what `scopes` allow.
+pub fn scoped_token(sub: &str, scopes: &[&str]) -> String {
+    let exp = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
+    mint_hs256(
+        SECRET,
+        &Claims {
+            sub: sub.into(),
+            exp,
+            scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+            ..Claims::default()
+        },
+    )
+    .unwrap()
+}
+
 pub async fn sqlite_store() -> Arc<dyn Store> {
     Arc::new(axhub_sqlite::SqliteStore::in_memory().unwrap())
 }
@@ -271,9 +286,21 @@ impl TestApp {
         who: Option<&str>,
         body: Option<Value>,
     ) -> Resp {
+        let token = who.map(|who| self.token(who));
+        self.call_with(method, uri, token.as_deref(), body).await
+    }
+
+    /// A request with this bearer token (`None` sends no credentials).
+    pub async fn call_with(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(uri);
-        if let Some(who) = who {
-            b = b.header("authorization", format!("Bearer {}", self.token(who)));
+        if let Some(token) = token {
+            b = b.header("authorization", format!("Bearer {token}"));
         }
         let req = match body {
             Some(v) => b

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{Deps, access, cluster_error, pipeline};
 
 pub async fn diagnosis(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<Diagnosis, Error> {
-    let ctx = access::app_to_manage(deps, who, app_id).await?;
+    let ctx = access::app_to_inspect(deps, who, app_id).await?;
     if ctx.state.deployments_total == 0 {
         return Ok(diagnose(&app_id.to_string(), false, None));
     }

@@ -44,7 +44,7 @@ pub async fn preflight(
     app_id: Uuid,
     deployment_id: Uuid,
 ) -> Result<Preflight, Error> {
-    let ctx = access::app_to_manage(deps, who, app_id).await?;
+    let ctx = access::app_to_inspect(deps, who, app_id).await?;
     if !ctx.app.staging_enabled {
         return Err(Error::precondition(
             ErrorCode::StagingNotEnabled,

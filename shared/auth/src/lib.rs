@@ -2,25 +2,23 @@
 //!
 //! JWTs are HS256 with a configured secret (local use) or RS256/ES256 against a JWKS URL
 //! (production), fetched and cached. The algorithm is pinned by configuration and never
-//! taken from the token; `exp` is always required, `iss` and `aud` when configured.
+//! taken from the token; `exp` and `sub` are always required, `iss` and `aud` whenever they
+//! are configured (a token that names no audience is not one issued for this service), and
+//! `nbf`, when present, must have passed.
 
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+mod jwks;
+
+use std::sync::Arc;
 
 use axhub_domain::ErrorCode;
 use axhub_domain::{Error, Principal};
 use axhub_ports::AccessTokens;
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
+
+pub use jwks::{JWKS_REFETCH_MIN, JWKS_STALE_MAX, JWKS_TTL, JwksTiming};
 
 pub const PAT_PREFIX: &str = "axhub_pat_";
-
-/// How long a fetched JWKS is trusted before it is fetched again.
-const JWKS_TTL: Duration = Duration::from_secs(600);
-/// An unknown `kid` refetches the JWKS at most this often (key rotation, not a DoS lever).
-const JWKS_REFETCH_MIN: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug)]
 pub enum JwtKeys {
@@ -46,13 +44,28 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
     #[serde(default)]
     pub platform_admin: bool,
+}
+
+/// `aud`: one audience or a list of them (RFC 7519 §4.1.3). Verification checks it against
+/// the configured audience; it is here so that a list does not fail to deserialize.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<&str> for Audience {
+    fn from(aud: &str) -> Self {
+        Audience::One(aud.to_owned())
+    }
 }
 
 impl Claims {
@@ -70,18 +83,17 @@ impl Claims {
     }
 }
 
-struct CachedJwks {
-    set: JwkSet,
-    fetched: Instant,
+pub struct Authenticator {
+    keys: Keys,
+    issuer: Option<String>,
+    audience: Option<String>,
+    tokens: Arc<dyn AccessTokens>,
 }
 
-pub struct Authenticator {
-    config: AuthConfig,
-    tokens: Arc<dyn AccessTokens>,
-    /// Built by the first JWKS fetch: building it loads the system's root certificates, a
-    /// cost a Lambda's cold start should not pay for requests that never fetch keys.
-    http: OnceLock<reqwest::Client>,
-    jwks: RwLock<Option<CachedJwks>>,
+/// What verifies a token's signature.
+enum Keys {
+    Hs256(DecodingKey),
+    Jwks(jwks::JwksCache, Algorithm),
 }
 
 fn invalid(msg: &str) -> Error {
@@ -90,12 +102,24 @@ fn invalid(msg: &str) -> Error {
 
 impl Authenticator {
     pub fn new(config: AuthConfig, tokens: Arc<dyn AccessTokens>) -> Self {
+        let keys = match config.keys {
+            JwtKeys::Hs256 { secret } => Keys::Hs256(DecodingKey::from_secret(&secret)),
+            JwtKeys::Jwks { url, algorithm } => Keys::Jwks(jwks::JwksCache::new(url), algorithm),
+        };
         Self {
-            config,
+            keys,
+            issuer: config.issuer,
+            audience: config.audience,
             tokens,
-            http: OnceLock::new(),
-            jwks: RwLock::new(None),
         }
+    }
+
+    /// Fetches the JWKS on other intervals than the production ones (tests).
+    pub fn with_jwks_timing(mut self, timing: JwksTiming) -> Self {
+        if let Keys::Jwks(jwks, _) = &mut self.keys {
+            jwks.timing = timing;
+        }
+        self
     }
 
     /// The caller of a request from its `Authorization` and `X-Api-Key` header values.
@@ -137,27 +161,35 @@ impl Authenticator {
 
     fn validation(&self, alg: Algorithm) -> Validation {
         let mut v = Validation::new(alg);
-        v.set_required_spec_claims(&["exp", "sub"]);
-        v.leeway = 30;
-        match &self.config.issuer {
-            Some(iss) => v.set_issuer(&[iss]),
+        // jsonwebtoken compares `iss` and `aud` only when the token has them: a configured
+        // one must also be required, or a token that leaves it out passes.
+        let mut required = vec!["exp", "sub"];
+        match &self.issuer {
+            Some(iss) => {
+                v.set_issuer(&[iss]);
+                required.push("iss");
+            }
             None => v.iss = None,
         }
-        match &self.config.audience {
-            Some(aud) => v.set_audience(&[aud]),
+        match &self.audience {
+            Some(aud) => {
+                v.set_audience(&[aud]);
+                required.push("aud");
+            }
             None => v.validate_aud = false,
         }
+        v.set_required_spec_claims(&required);
+        // The same leeway for `exp` and `nbf`: clock skew between the issuer and us.
+        v.leeway = 30;
+        v.validate_nbf = true;
         v
     }
 
     async fn verify_jwt(&self, token: &str) -> Result<Principal, Error> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
-        let (key, alg) = match &self.config.keys {
-            JwtKeys::Hs256 { secret } => (DecodingKey::from_secret(secret), Algorithm::HS256),
-            JwtKeys::Jwks { algorithm, .. } => (
-                self.jwks_key(header.kid.as_deref(), *algorithm).await?,
-                *algorithm,
-            ),
+        let (key, alg) = match &self.keys {
+            Keys::Hs256(secret) => (secret.clone(), Algorithm::HS256),
+            Keys::Jwks(jwks, alg) => (jwks.key(header.kid.as_deref(), *alg).await?, *alg),
         };
         if header.alg != alg {
             return Err(invalid("token algorithm not accepted"));
@@ -167,6 +199,9 @@ impl Authenticator {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     Error::unauthenticated(ErrorCode::TokenExpired, "the token has expired")
                 }
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    invalid("the token is not valid yet (nbf)")
+                }
                 _ => invalid("the token could not be verified"),
             },
         )?;
@@ -175,76 +210,6 @@ impl Authenticator {
         }
         Ok(data.claims.principal())
     }
-
-    async fn jwks_key(&self, kid: Option<&str>, alg: Algorithm) -> Result<DecodingKey, Error> {
-        let fresh = |c: &CachedJwks| c.fetched.elapsed() < JWKS_TTL;
-        {
-            let cache = self.jwks.read().await;
-            if let Some(c) = cache.as_ref().filter(|c| fresh(c)) {
-                if let Some(k) = find_key(&c.set, kid, alg) {
-                    return k;
-                }
-                if c.fetched.elapsed() < JWKS_REFETCH_MIN {
-                    return Err(invalid("no key of the issuer matches this token"));
-                }
-            }
-        }
-        let set = self.fetch_jwks().await?;
-        let found = find_key(&set, kid, alg);
-        *self.jwks.write().await = Some(CachedJwks {
-            set,
-            fetched: Instant::now(),
-        });
-        found.unwrap_or_else(|| Err(invalid("no key of the issuer matches this token")))
-    }
-
-    async fn fetch_jwks(&self) -> Result<JwkSet, Error> {
-        let JwtKeys::Jwks { url, .. } = &self.config.keys else {
-            return Err(Error::internal("no JWKS configured"));
-        };
-        let unavailable = |e: reqwest::Error| {
-            tracing::warn!(error = %e, "JWKS fetch failed");
-            Error::unavailable("the token issuer's keys could not be fetched")
-        };
-        let http = self.http.get_or_init(|| {
-            reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default()
-        });
-        http.get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(unavailable)?
-            .json::<JwkSet>()
-            .await
-            .map_err(unavailable)
-    }
-}
-
-fn find_key(set: &JwkSet, kid: Option<&str>, alg: Algorithm) -> Option<Result<DecodingKey, Error>> {
-    let jwk = match kid {
-        Some(kid) => set.find(kid)?,
-        None if set.keys.len() == 1 => &set.keys[0],
-        None => return None,
-    };
-    let family_ok = matches!(
-        (&jwk.algorithm, alg),
-        (
-            jsonwebtoken::jwk::AlgorithmParameters::RSA(_),
-            Algorithm::RS256
-        ) | (
-            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_),
-            Algorithm::ES256
-        )
-    );
-    if !family_ok {
-        return Some(Err(invalid(
-            "the issuer's key does not fit the pinned algorithm",
-        )));
-    }
-    Some(DecodingKey::from_jwk(jwk).map_err(|_| invalid("the issuer's key is unusable")))
 }
 
 /// Mints an HS256 token (axhub-local's demo users, tests).

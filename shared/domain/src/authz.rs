@@ -14,24 +14,46 @@ pub struct Principal {
     pub scopes: Option<Vec<String>>,
 }
 
+/// The scope that lets a delegated token read an app's deployments, releases, diagnosis and
+/// git connection.
+pub const DEPLOY_READ: &str = "deploy:read";
+/// The scope that lets a delegated token change them (and read them).
+pub const DEPLOY_WRITE: &str = "deploy:write";
+
+/// What a request does, as far as a delegated token's scopes are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
 impl Principal {
-    pub fn has_scope(&self, scope: &str) -> bool {
+    fn has_scope(&self, scope: &str) -> bool {
         match &self.scopes {
             None => true,
             Some(s) => s.iter().any(|x| x == scope),
         }
     }
 
-    /// Delegated tokens must carry `scope` where the spec names delegation.
-    pub fn require_scope(&self, scope: &str) -> Result<(), Error> {
-        if self.has_scope(scope) {
-            Ok(())
-        } else {
-            Err(Error::new(
-                crate::ErrorCode::InsufficientScope,
-                format!("this token lacks the {scope} scope"),
-            ))
+    /// Delegated tokens read with `deploy:read` or `deploy:write` and write with
+    /// `deploy:write`; a user session (no scopes) may both, as far as scopes go. 403
+    /// `insufficient_scope` otherwise.
+    pub fn require(&self, access: Access) -> Result<(), Error> {
+        let ok = match access {
+            Access::Read => self.has_scope(DEPLOY_READ) || self.has_scope(DEPLOY_WRITE),
+            Access::Write => self.has_scope(DEPLOY_WRITE),
+        };
+        if ok {
+            return Ok(());
         }
+        let needed = match access {
+            Access::Read => "deploy:read (or deploy:write)",
+            Access::Write => "deploy:write",
+        };
+        Err(Error::new(
+            crate::ErrorCode::InsufficientScope,
+            format!("this token lacks the {needed} scope"),
+        ))
     }
 }
 
@@ -151,14 +173,31 @@ mod tests {
 
     #[test]
     fn scopes_bind_only_delegated_tokens() {
-        assert!(p("u").require_scope("deploy:write").is_ok());
-        let delegated = Principal {
-            scopes: Some(vec!["deploy:read".into()]),
+        let with = |scopes: &[&str]| Principal {
+            scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
             ..p("u")
         };
-        assert_eq!(
-            delegated.require_scope("deploy:write").unwrap_err().code,
-            crate::ErrorCode::InsufficientScope
-        );
+        let may = |who: &Principal, access| match who.require(access) {
+            Ok(()) => true,
+            Err(e) => {
+                assert_eq!(e.code, crate::ErrorCode::InsufficientScope);
+                false
+            }
+        };
+        use Access::*;
+        for (who, read, write) in [
+            (p("u"), true, true),
+            (with(&["deploy:read"]), true, false),
+            (with(&["deploy:write"]), true, true),
+            (with(&["deploy:read", "deploy:write"]), true, true),
+            (with(&["profile"]), false, false),
+            (with(&[]), false, false),
+        ] {
+            assert_eq!(
+                (may(&who, Read), may(&who, Write)),
+                (read, write),
+                "{who:?}"
+            );
+        }
     }
 }

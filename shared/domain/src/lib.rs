@@ -12,7 +12,7 @@ pub mod promotion;
 pub mod rollback;
 pub mod validate;
 
-pub use authz::{AppRole, Principal, TenantRole};
+pub use authz::{Access, AppRole, Principal, TenantRole};
 pub use deployment::{
     Deployment, DeploymentStatus, Environment, FailureReason, IllegalTransition, NewDeployment,
     TriggerSource,

@@ -179,7 +179,8 @@ fn finish_operation(op: &mut Operation, path: &str, secured: bool) {
             SecurityRequirement::new(BEARER, Vec::<String>::new()),
             SecurityRequirement::new(API_KEY, Vec::<String>::new()),
         ]);
-        statuses.push(401);
+        // 403 too: a delegated token without the scope is refused on any operation.
+        statuses.extend([401, 403]);
         if path.contains('{') {
             statuses.push(404);
         }

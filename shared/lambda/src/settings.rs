@@ -25,9 +25,13 @@ impl Core {
     }
 }
 
-/// Token verification from `AXHUB_JWKS_URL` + `AXHUB_JWT_ALGORITHM` (RS256 | ES256), or
-/// `AXHUB_JWT_SECRET` (HS256); `AXHUB_JWT_ISSUER` and `AXHUB_JWT_AUDIENCE` when set.
+/// Token verification from `AXHUB_JWKS_URL` + `AXHUB_JWT_ALGORITHM` (RS256 | ES256), which
+/// also needs `AXHUB_JWT_ISSUER` and `AXHUB_JWT_AUDIENCE`: without them any token the issuer
+/// signed, for any service, would be accepted. `AXHUB_JWT_SECRET` (HS256, local setups)
+/// takes them when set.
 pub fn auth_config_from(vars: &Vars) -> anyhow::Result<AuthConfig> {
+    let issuer = vars.get("AXHUB_JWT_ISSUER");
+    let audience = vars.get("AXHUB_JWT_AUDIENCE");
     let keys = match (vars.get("AXHUB_JWKS_URL"), vars.get("AXHUB_JWT_SECRET")) {
         (Some(url), _) => {
             let algorithm = match vars.get("AXHUB_JWT_ALGORITHM").as_deref() {
@@ -35,6 +39,14 @@ pub fn auth_config_from(vars: &Vars) -> anyhow::Result<AuthConfig> {
                 Some("ES256") => Algorithm::ES256,
                 Some(other) => bail!("AXHUB_JWT_ALGORITHM must be RS256 or ES256, not {other}"),
             };
+            for (name, value) in [
+                ("AXHUB_JWT_ISSUER", &issuer),
+                ("AXHUB_JWT_AUDIENCE", &audience),
+            ] {
+                if value.is_none() {
+                    bail!("{name} is required with AXHUB_JWKS_URL");
+                }
+            }
             JwtKeys::Jwks { url, algorithm }
         }
         (None, Some(secret)) => JwtKeys::Hs256 {
@@ -44,8 +56,8 @@ pub fn auth_config_from(vars: &Vars) -> anyhow::Result<AuthConfig> {
     };
     Ok(AuthConfig {
         keys,
-        issuer: vars.get("AXHUB_JWT_ISSUER"),
-        audience: vars.get("AXHUB_JWT_AUDIENCE"),
+        issuer,
+        audience,
     })
 }
 

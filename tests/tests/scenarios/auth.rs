@@ -1,5 +1,5 @@
-//! Tokens: HS256, RS256 and ES256 against a JWKS the service fetches, exp/iss/aud, algorithm
-//! pinning, personal access tokens.
+//! Tokens: HS256, RS256 and ES256 against a JWKS the service fetches, exp/nbf/iss/aud,
+//! algorithm pinning, personal access tokens.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +42,11 @@ fn claims(sub: &str) -> Claims {
 }
 
 fn sign(alg: Algorithm, kid: &str, c: &Claims) -> String {
+    sign_json(alg, kid, &serde_json::to_value(c).unwrap())
+}
+
+/// Signs any claims, also ones `Claims` cannot express.
+fn sign_json(alg: Algorithm, kid: &str, c: &serde_json::Value) -> String {
     let key = match alg {
         Algorithm::RS256 => EncodingKey::from_rsa_pem(RSA.as_bytes()).unwrap(),
         Algorithm::ES256 => EncodingKey::from_ec_pem(EC.as_bytes()).unwrap(),
@@ -127,6 +132,67 @@ async fn rs256_tokens_verify_against_the_fetched_and_cached_jwks() {
     };
     let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
     assert_eq!(code(&auth, &forged).await, "token_invalid");
+}
+
+#[tokio::test]
+async fn a_configured_issuer_and_audience_are_required_and_nbf_is_checked() {
+    let (auth, _) = jwks_auth(Algorithm::RS256).await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let base = serde_json::json!({
+        "sub": "alice", "exp": now + 600,
+        "iss": "https://id.axhub.test", "aud": "axhub-api",
+    });
+    let with = |patch: serde_json::Value| {
+        let mut c = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            match v {
+                serde_json::Value::Null => c.as_object_mut().unwrap().remove(k),
+                v => c.as_object_mut().unwrap().insert(k.clone(), v.clone()),
+            };
+        }
+        sign_json(Algorithm::RS256, "rsa-1", &c)
+    };
+    let cases = [
+        ("as configured", serde_json::json!({}), "ok:alice"),
+        // Configured means required: a token without them is not for this service.
+        ("no iss", serde_json::json!({"iss": null}), "token_invalid"),
+        ("no aud", serde_json::json!({"aud": null}), "token_invalid"),
+        // RFC 7519 §4.1.3: `aud` may be a list; ours must be in it.
+        (
+            "aud list",
+            serde_json::json!({"aud": ["other", "axhub-api"]}),
+            "ok:alice",
+        ),
+        (
+            "aud list without ours",
+            serde_json::json!({"aud": ["other"]}),
+            "token_invalid",
+        ),
+        (
+            "nbf in 10 min",
+            serde_json::json!({"nbf": now + 600}),
+            "token_invalid",
+        ),
+        // Within the leeway (clock skew between issuer and service).
+        (
+            "nbf in 10 s",
+            serde_json::json!({"nbf": now + 10}),
+            "ok:alice",
+        ),
+        (
+            "nbf passed",
+            serde_json::json!({"nbf": now - 60}),
+            "ok:alice",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (what, patch, want) in cases {
+        let got = code(&auth, &with(patch)).await;
+        if got != want {
+            wrong.push(format!("{what}: {got}, not {want}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[tokio::test]

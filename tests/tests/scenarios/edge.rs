@@ -323,6 +323,8 @@ async fn the_document_declares_security_bounds_and_shared_errors() {
             } else {
                 assert_eq!(op["security"], either, "{method} {path}");
                 assert!(op["responses"]["401"].is_object(), "{method} {path}");
+                // A delegated token without the scope, on any of them.
+                assert!(op["responses"]["403"].is_object(), "{method} {path}");
             }
             // Error responses come from the one shared set.
             for (status, resp) in op["responses"].as_object().unwrap() {

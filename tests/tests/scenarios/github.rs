@@ -37,16 +37,16 @@ impl Clock for ShiftClock {
     }
 }
 
-struct Gh {
-    t: TestApp,
-    server: MockServer,
+pub(super) struct Gh {
+    pub(super) t: TestApp,
+    pub(super) server: MockServer,
     client: Arc<GitHubClient>,
     clock: Arc<ShiftClock>,
 }
 
 /// The world of `axhub_tests`, every router with GitHub wired to a fake GitHub, and GitHub
 /// tokens for the owner (installation 7: acme) and the admin (installation 8: admin-org).
-async fn setup() -> Gh {
+pub(super) async fn setup() -> Gh {
     setup_on(sqlite_store().await).await
 }
 
@@ -114,11 +114,11 @@ async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
     gh
 }
 
-fn user_token(user: &str) -> String {
+pub(super) fn user_token(user: &str) -> String {
     format!("gho_{user}")
 }
 
-fn repo_json(id: i64, full_name: &str) -> Value {
+pub(super) fn repo_json(id: i64, full_name: &str) -> Value {
     let (owner, name) = full_name.split_once('/').unwrap();
     json!({
         "id": id, "name": name, "full_name": full_name, "private": true,
@@ -144,7 +144,7 @@ impl Gh {
             .unwrap();
     }
 
-    fn w(&self) -> &World {
+    pub(super) fn w(&self) -> &World {
         &self.t.world
     }
 
@@ -206,7 +206,7 @@ impl Gh {
     }
 
     /// install/start as `who`; the state token from the Location.
-    async fn start(&self, app: Uuid, who: &str) -> String {
+    pub(super) async fn start(&self, app: Uuid, who: &str) -> String {
         let r = self
             .call(
                 Method::GET,

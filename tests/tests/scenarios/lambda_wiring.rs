@@ -208,6 +208,25 @@ async fn a_missing_or_malformed_setting_stops_the_cold_start_with_its_name() {
                 .unwrap_or_else(|| panic!("{name}={bad}, yet it started"));
         assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
     }
+    // With a JWKS, the issuer and the audience are required by every function that reads
+    // bearer tokens: without them any token of that issuer, for any service, would pass.
+    let http: [(&str, Wire); 3] = [FUNCTIONS[0], FUNCTIONS[1], FUNCTIONS[2]];
+    for (resource, wire) in http {
+        for name in ["AXHUB_JWT_ISSUER", "AXHUB_JWT_AUDIENCE"] {
+            let err = wire(&vars_of(&all, |k| k != name))
+                .err()
+                .unwrap_or_else(|| panic!("{resource}: {name} unset, yet it started"));
+            assert!(format!("{err:#}").contains(name), "{name}: {err:#}");
+        }
+    }
+    // HS256 (local setups) may go without them.
+    axhub_lambda::deployments(&vars_of(&all, |k| {
+        !matches!(
+            k,
+            "AXHUB_JWKS_URL" | "AXHUB_JWT_ISSUER" | "AXHUB_JWT_AUDIENCE"
+        )
+    }))
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -245,9 +264,13 @@ async fn the_deployments_function_reaches_sqs_and_the_cluster_on_first_use() {
             String::from_utf8(SECRET.to_vec()).unwrap(),
         ),
     ]);
-    // HS256 tokens of the test world; no GitHub App (HEAD resolution is not exercised).
+    // HS256 tokens of the test world, which name no issuer or audience; no GitHub App (HEAD
+    // resolution is not exercised).
     let vars = vars_of(&all, |k| {
-        k != "AXHUB_JWKS_URL" && !k.starts_with("AXHUB_GITHUB")
+        !matches!(
+            k,
+            "AXHUB_JWKS_URL" | "AXHUB_JWT_ISSUER" | "AXHUB_JWT_AUDIENCE"
+        ) && !k.starts_with("AXHUB_GITHUB")
     });
 
     let state = axhub_lambda::deployments(&vars).unwrap();
@@ -344,4 +367,15 @@ fn neighbours_events_are_taken_only_from_the_platforms_own_account() {
             && policy.contains("aws:SourceAccount: !Ref AWS::AccountId"),
         "{policy}"
     );
+}
+
+#[test]
+fn the_jwt_issuer_and_audience_are_required_parameters() {
+    for parameter in ["JwtIssuer", "JwtAudience"] {
+        let block = template_block(parameter);
+        assert!(
+            !block.contains("Default:") && block.contains("MinLength: 1"),
+            "{parameter}: {block}"
+        );
+    }
 }

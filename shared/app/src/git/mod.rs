@@ -10,7 +10,7 @@ mod state_token;
 pub mod webhook;
 pub mod wire;
 
-use axhub_domain::{Error, ErrorCode, EventKind, GitConnection, Principal, validate};
+use axhub_domain::{Access, Error, ErrorCode, EventKind, GitConnection, Principal, validate};
 use axhub_ports::GitHub;
 use axhub_ports::github::RepositoryPage;
 use uuid::Uuid;
@@ -104,7 +104,8 @@ async fn upsert(
 }
 
 /// `GET …/git-connection`. Members see whether the app is connected; owners and admins of an
-/// unconnected app also get an install URL with a fresh state token.
+/// unconnected app also get an install URL with a fresh state token, unless their token may
+/// only read (the state is good only for a write).
 pub async fn status(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<ConnectionStatus, Error> {
     let (ctx, role) = access::app_for(deps, who, app_id).await?;
     if let Some(g) = &ctx.git {
@@ -117,7 +118,8 @@ pub async fn status(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<Connec
             install_url: None,
         });
     }
-    let install_url = match (&deps.github, role.is_owner_or_admin()) {
+    let may_connect = role.is_owner_or_admin() && access::may_write(who);
+    let install_url = match (&deps.github, may_connect) {
         (Some(gh), true) => Some(
             gh.settings()
                 .install_url(&state_token::issue(deps, &ctx, &who.user_id).await?),
@@ -242,6 +244,8 @@ pub async fn complete(
     who: &Principal,
     input: RegisterConnection,
 ) -> Result<CompletedConnection, Error> {
+    // The app is known only from the state; the token's scopes are not.
+    access::caller_may(who, Access::Write)?;
     // Validated before the state is read, with a placeholder app the state then names.
     let target = connection(Uuid::nil(), &input.target())?;
     github(deps)?;
@@ -277,7 +281,6 @@ pub async fn connect(
     input: ConnectRepository,
 ) -> Result<ConnectionView, Error> {
     let ctx = access::app_to_manage(deps, who, app_id).await?;
-    who.require_scope("deploy:write")?;
     let g = connection(app_id, &input)?;
     verify_and_write(deps, who, &ctx, &g, None).await?;
     Ok(ConnectionView::from(&g))
@@ -331,6 +334,7 @@ pub async fn disconnect(deps: &Deps, who: &Principal, app_id: Uuid) -> Result<()
 
 /// `GET /github/accounts`.
 pub async fn accounts(deps: &Deps, who: &Principal) -> Result<AccountList, Error> {
+    access::caller_may(who, Access::Read)?;
     let gh = github(deps)?;
     Ok(AccountList {
         accounts: gh.accounts(&who.user_id).await?,
@@ -345,6 +349,7 @@ pub async fn repositories(
     page: u32,
     per_page: u32,
 ) -> Result<RepositoryPage, Error> {
+    access::caller_may(who, Access::Read)?;
     let gh = github(deps)?;
     if !gh.user_has_installation(&who.user_id, installation).await? {
         return Err(Error::forbidden(format!(
