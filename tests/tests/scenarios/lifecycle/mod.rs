@@ -71,6 +71,26 @@ pub(super) async fn event(s: &Stack, source: &str, detail_type: &str, detail: Va
         .unwrap_or_else(|e| panic!("{detail_type}: {e}"));
 }
 
+/// A review's approval, as the review service sends it.
+pub(super) async fn approve(
+    s: &Stack,
+    request: Uuid,
+    app: Uuid,
+    deployment: &str,
+    cursor: u64,
+    version: i64,
+) {
+    let detail = review(request, app, deployment, cursor, version);
+    event(s, "axhub.review", "ReviewApproved", detail).await;
+}
+
+/// Stops the background worker and waits out the receive it may be in: from here the test
+/// runs the jobs itself.
+pub(super) async fn take_over_worker(s: &Stack) {
+    s.stop_worker();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+}
+
 pub(super) fn review(
     request: Uuid,
     app: Uuid,

@@ -118,16 +118,9 @@ async fn promote_killed(kill: Kill) {
         event(&s, "axhub.nocode-db", "SchemaOpRecorded", detail).await;
     }
     // From here the test is the worker: each run may be killed, then runs again.
-    s.stop_worker();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    take_over_worker(&s).await;
     let request = Uuid::now_v7();
-    event(
-        &s,
-        "axhub.review",
-        "ReviewApproved",
-        review(request, w.app, &v2_id, 3, 1),
-    )
-    .await;
+    approve(&s, request, w.app, &v2_id, 3, 1).await;
     match kill {
         Kill::Transaction(n) => faulty.fail_transaction(n),
         Kill::BetweenOps => dying
@@ -241,16 +234,9 @@ async fn promotion_retry_refuses_what_it_must_and_reruns_a_failed_one() {
     let r = retry(w.app, Uuid::now_v7(), w.owner.clone()).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
-    s.stop_worker();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    take_over_worker(&s).await;
     let request = Uuid::now_v7();
-    event(
-        &s,
-        "axhub.review",
-        "ReviewApproved",
-        review(request, w.app, &v2_id, 2, 1),
-    )
-    .await;
+    approve(&s, request, w.app, &v2_id, 2, 1).await;
     // Fresh and promoting: not yet.
     let r = retry(w.app, request, w.owner.clone()).await;
     assert_eq!((r.status.as_u16(), r.code()), (412, "promote_in_progress"));
@@ -330,17 +316,10 @@ async fn a_stuck_promotion_blocks_staging_off_until_retried_or_reaped_past_its_d
         StatusCode::ACCEPTED
     );
     let v2 = deployed(&s, w.app, 2).await;
-    s.stop_worker();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    take_over_worker(&s).await;
     let request = Uuid::now_v7();
     let v2_id = v2["id"].as_str().unwrap();
-    event(
-        &s,
-        "axhub.review",
-        "ReviewApproved",
-        review(request, w.app, v2_id, 0, 1),
-    )
-    .await;
+    approve(&s, request, w.app, v2_id, 0, 1).await;
 
     // Promoting (its job never runs): staging cannot go, a retry is too early.
     let off = json!({"confirm_discard_ops": true});

@@ -140,13 +140,7 @@ async fn the_whole_lifecycle_from_production_through_staging_promotion_and_rollb
     );
 
     // Approved: promoted, ops applied once, workload swapped, pointer moved, events in order.
-    event(
-        &s,
-        "axhub.review",
-        "ReviewApproved",
-        review(request, app, &v2_id, 3, 2),
-    )
-    .await;
+    approve(&s, request, app, &v2_id, 3, 2).await;
     eventually("promoted", || async {
         promotions::get(&s.app.deps, request)
             .await
@@ -159,13 +153,7 @@ async fn the_whole_lifecycle_from_production_through_staging_promotion_and_rollb
     })
     .await;
     // A repeated approval changes nothing.
-    event(
-        &s,
-        "axhub.review",
-        "ReviewApproved",
-        review(request, app, &v2_id, 3, 2),
-    )
-    .await;
+    approve(&s, request, app, &v2_id, 3, 2).await;
     assert_eq!(production_pointer(&s, app).await.as_deref(), Some(&*v2_id));
     assert_eq!(
         image_in(&s, app, Environment::Production).await.as_deref(),
@@ -215,13 +203,7 @@ async fn the_whole_lifecycle_from_production_through_staging_promotion_and_rollb
     assert_eq!((r.status.as_u16(), r.code()), (403, "version_not_approved"));
     // v1 approved against the schema before the ops (cursor 1): the drop at 3 came after.
     let request_v1 = Uuid::now_v7();
-    event(
-        &s,
-        "axhub.review",
-        "ReviewApproved",
-        review(request_v1, app, &v1_id, 1, 1),
-    )
-    .await;
+    approve(&s, request_v1, app, &v1_id, 1, 1).await;
     eventually("v1 promoted", || async {
         promotions::get(&s.app.deps, request_v1)
             .await
