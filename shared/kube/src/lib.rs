@@ -3,6 +3,8 @@
 //! - [`KubeCluster`]: builds as kaniko Jobs, workloads (Namespace, Deployment, Service,
 //!   Ingress) by server-side apply, rollout state from the Deployment and its pods, diagnosis
 //!   facts from Deployment, Pods, Events and the crashed container's log tail.
+//! - [`isolation`]: the objects that keep tenants apart (a tenant namespace's NetworkPolicy,
+//!   ResourceQuota and LimitRange, the build pods' NetworkPolicy), pure like [`objects`].
 //! - [`objects`], [`status`], [`facts`]: the pure parts (objects written, state read), tested
 //!   on recorded API server JSON.
 //! - [`auth`], [`eks`]: a client whose requests carry a bearer token refreshed before it
@@ -19,11 +21,12 @@ pub mod config;
 pub mod eks;
 mod error;
 pub mod facts;
+pub mod isolation;
 pub mod objects;
 pub mod status;
 
 pub use auth::{BearerTokenLayer, TokenSource, client_with_token_source, eks_config};
 pub use cluster::KubeCluster;
-pub use config::{KubeClusterConfig, Resources};
+pub use config::{KubeClusterConfig, Resources, TenantQuota};
 pub use eks::EksTokenSource;
 pub use facts::service_facts;
