@@ -9,15 +9,17 @@ use axhub_ports::cluster::{
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Event, Namespace, Pod, Secret, Service};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::{
+    Event, LimitRange, Namespace, Pod, ResourceQuota, Secret, Service,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
 
 use crate::config::KubeClusterConfig;
 use crate::error::{cluster_error, is_status};
-use crate::{facts, objects, status};
+use crate::{facts, isolation, objects, status};
 
 /// Lines of a crashed container's previous log read for diagnosis.
 pub const LOG_TAIL_LINES: i64 = 50;
@@ -65,6 +67,9 @@ impl KubeCluster {
     /// kaniko clones anonymously. With a token the Secret `git-token-{deployment}` is applied
     /// first, so the pod finds it when it starts, then the Job, then the Secret again with an
     /// ownerReference to the Job so that it is deleted with it (cancel, TTL).
+    ///
+    /// Before any of it, the build namespace's NetworkPolicy is applied (each time: it is
+    /// idempotent, and a policy someone removed or edited comes back before the build runs).
     pub async fn start_build_with_token(
         &self,
         build: &BuildRequest,
@@ -73,6 +78,12 @@ impl KubeCluster {
         objects::validate_build(&self.config, build)?;
         let job = objects::build_job(&self.config, build);
         let name = objects::build_job_name(build.deployment_id);
+        self.apply_namespaced::<NetworkPolicy>(
+            &self.config.build_namespace,
+            isolation::NETWORK_POLICY,
+            &isolation::build_network_policy(&self.config),
+        )
+        .await?;
         if let Some(token) = clone_token {
             self.apply_token_secret(build, token, None).await?;
         }
@@ -132,6 +143,28 @@ impl KubeCluster {
             .await
             .map(|_| ())
             .map_err(|e| cluster_error(&format!("apply Secret {name}"), e))
+    }
+
+    /// Server-side applies a namespaced object (see [`apply_params`]).
+    async fn apply_namespaced<K>(
+        &self,
+        namespace: &str,
+        name: &str,
+        object: &K,
+    ) -> Result<(), ClusterError>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + k8s_openapi::serde::Serialize
+            + k8s_openapi::serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let kind = K::kind(&()).into_owned();
+        self.namespaced::<K>(namespace)
+            .patch(name, &apply_params(), &Patch::Apply(object))
+            .await
+            .map(|_| ())
+            .map_err(|e| cluster_error(&format!("apply {kind} {name}"), e))
     }
 
     async fn pods_of(&self, deployment: &Deployment) -> Result<Vec<Pod>, ClusterError> {
@@ -276,23 +309,36 @@ impl Cluster for KubeCluster {
             .await
             .map_err(|e| cluster_error(&format!("apply Namespace {namespace}"), e))?;
 
+        // The isolation before the Deployment: its pods are admitted under the quota and the
+        // LimitRange, and never run unprotected by the NetworkPolicy.
+        self.apply_namespaced::<NetworkPolicy>(
+            &namespace,
+            isolation::NETWORK_POLICY,
+            &isolation::tenant_network_policy(&self.config, workload),
+        )
+        .await?;
+        self.apply_namespaced::<ResourceQuota>(
+            &namespace,
+            isolation::RESOURCE_QUOTA,
+            &isolation::tenant_quota(&self.config, workload),
+        )
+        .await?;
+        self.apply_namespaced::<LimitRange>(
+            &namespace,
+            isolation::LIMIT_RANGE,
+            &isolation::tenant_limit_range(&self.config, workload),
+        )
+        .await?;
+
         let object = objects::deployment(&self.config, workload, image_uri);
-        self.namespaced::<Deployment>(&namespace)
-            .patch(&name, &params, &Patch::Apply(&object))
-            .await
-            .map_err(|e| cluster_error(&format!("apply Deployment {name}"), e))?;
-
+        self.apply_namespaced::<Deployment>(&namespace, &name, &object)
+            .await?;
         let object = objects::service(&self.config, workload);
-        self.namespaced::<Service>(&namespace)
-            .patch(&name, &params, &Patch::Apply(&object))
-            .await
-            .map_err(|e| cluster_error(&format!("apply Service {name}"), e))?;
-
+        self.apply_namespaced::<Service>(&namespace, &name, &object)
+            .await?;
         let object = objects::ingress(&self.config, workload);
-        self.namespaced::<Ingress>(&namespace)
-            .patch(&name, &params, &Patch::Apply(&object))
-            .await
-            .map_err(|e| cluster_error(&format!("apply Ingress {name}"), e))?;
+        self.apply_namespaced::<Ingress>(&namespace, &name, &object)
+            .await?;
         Ok(())
     }
 

@@ -37,6 +37,36 @@ pub struct KubeClusterConfig {
     pub app_resources: Resources,
     /// Resources of a build's kaniko container.
     pub build_resources: Resources,
+    /// Namespace of the ingress controller: the only one whose pods may connect to the apps
+    /// (matched on `kubernetes.io/metadata.name`, the label Kubernetes sets on every namespace).
+    pub ingress_namespace: String,
+    /// Caps of a whole tenant namespace (every app, both environments): its ResourceQuota.
+    pub tenant_quota: TenantQuota,
+    /// Requests and limits of a container in a tenant namespace that sets none: its
+    /// LimitRange. The apps' own containers set [`Self::app_resources`]; this covers any other
+    /// pod, which the quota would otherwise refuse for lack of requests.
+    pub container_defaults: Resources,
+    /// Pod CIDRs of the cluster (IPv4), which build pods may not reach: a build runs the
+    /// tenant's Dockerfile and must not talk to other tenants' pods. Empty by default because
+    /// only the operator knows them; on EKS with the VPC CNI pods take VPC addresses, so put
+    /// the VPC (or its pod subnets) here.
+    pub pod_cidrs: Vec<String>,
+    /// Service CIDRs of the cluster (IPv4), which build pods may not reach either. Empty by
+    /// default, as [`Self::pod_cidrs`].
+    pub service_cidrs: Vec<String>,
+}
+
+/// The hard limits of a tenant namespace's ResourceQuota, in Kubernetes quantity syntax.
+///
+/// No `limits.cpu` on purpose: a quota on it makes every container declare a CPU limit, and
+/// the apps have none (see [`Resources::memory_limit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantQuota {
+    /// Pods, counting the extra one of a rolling update.
+    pub pods: String,
+    pub cpu_requests: String,
+    pub memory_requests: String,
+    pub memory_limits: String,
 }
 
 /// Requests and limits of one container, in Kubernetes quantity syntax.
@@ -51,6 +81,7 @@ pub struct Resources {
 
 pub const DEFAULT_BUILDER_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
 pub const DEFAULT_BUILD_NAMESPACE: &str = "axhub-builds";
+pub const DEFAULT_INGRESS_NAMESPACE: &str = "ingress-nginx";
 
 impl Default for KubeClusterConfig {
     fn default() -> Self {
@@ -75,6 +106,22 @@ impl Default for KubeClusterConfig {
                 memory_request: "2Gi".to_owned(),
                 memory_limit: "4Gi".to_owned(),
             },
+            ingress_namespace: DEFAULT_INGRESS_NAMESPACE.to_owned(),
+            // 20 pods at the default app resources: ten apps, each with a rollout's extra pod, or
+            // five with their staging.
+            tenant_quota: TenantQuota {
+                pods: "20".to_owned(),
+                cpu_requests: "2".to_owned(),
+                memory_requests: "5Gi".to_owned(),
+                memory_limits: "10Gi".to_owned(),
+            },
+            container_defaults: Resources {
+                cpu_request: "100m".to_owned(),
+                memory_request: "256Mi".to_owned(),
+                memory_limit: "512Mi".to_owned(),
+            },
+            pod_cidrs: Vec::new(),
+            service_cidrs: Vec::new(),
         }
     }
 }

@@ -3,15 +3,20 @@
 //! - [`KubeCluster`]: builds as kaniko Jobs, workloads (Namespace, Deployment, Service,
 //!   Ingress) by server-side apply, rollout state from the Deployment and its pods, diagnosis
 //!   facts from Deployment, Pods, Events and the crashed container's log tail.
+//! - [`isolation`]: what keeps tenants apart, applied with each workload (a tenant namespace's
+//!   NetworkPolicy, ResourceQuota and LimitRange) and before each build (the build pods'
+//!   NetworkPolicy). NetworkPolicies need a CNI that enforces them (on EKS: the VPC CNI with
+//!   network policy enabled, or Calico/Cilium); without one they are accepted and do nothing.
 //! - [`objects`], [`status`], [`facts`]: the pure parts (objects written, state read), tested
 //!   on recorded API server JSON.
 //! - [`auth`], [`eks`]: a client whose requests carry a bearer token refreshed before it
 //!   expires, and the EKS token source (presigned STS `GetCallerIdentity`).
 //!
-//! RBAC the adapter's identity needs: in the build namespace `jobs` create/get/list/delete and
-//! `secrets` patch; cluster-wide `namespaces` patch (server-side apply creates them); in tenant
-//! namespaces `deployments` get/patch, `services` and `ingresses` (networking.k8s.io) patch,
-//! `pods` list, `pods/log` get, `events` list.
+//! RBAC the adapter's identity needs: in the build namespace `jobs` create/get/list/delete,
+//! `secrets` patch and `networkpolicies` (networking.k8s.io) patch; cluster-wide `namespaces`
+//! patch (server-side apply creates them); in tenant namespaces `deployments` get/patch,
+//! `services`, `resourcequotas`, `limitranges`, `ingresses` and `networkpolicies`
+//! (networking.k8s.io) patch, `pods` list, `pods/log` get, `events` list.
 
 pub mod auth;
 pub mod cluster;
@@ -19,11 +24,12 @@ pub mod config;
 pub mod eks;
 mod error;
 pub mod facts;
+pub mod isolation;
 pub mod objects;
 pub mod status;
 
 pub use auth::{BearerTokenLayer, TokenSource, client_with_token_source, eks_config};
 pub use cluster::KubeCluster;
-pub use config::{KubeClusterConfig, Resources};
+pub use config::{KubeClusterConfig, Resources, TenantQuota};
 pub use eks::EksTokenSource;
 pub use facts::service_facts;

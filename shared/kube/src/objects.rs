@@ -126,14 +126,14 @@ pub fn validate_image(config: &KubeClusterConfig, image_uri: &str) -> Result<(),
     Ok(())
 }
 
-fn labels(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
+pub(crate) fn labels(pairs: &[(&str, String)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect()
 }
 
-fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
+pub(crate) fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), Quantity((*v).to_owned())))

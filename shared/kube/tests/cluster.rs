@@ -17,6 +17,8 @@ const JOB: &str =
     "/apis/batch/v1/namespaces/axhub-builds/jobs/build-0190f3d41e2f7a3b8c4d5e6f7a8b9c0d";
 const TOKEN_SECRET: &str =
     "/api/v1/namespaces/axhub-builds/secrets/git-token-0190f3d41e2f7a3b8c4d5e6f7a8b9c0d";
+const BUILD_POLICY: &str =
+    "/apis/networking.k8s.io/v1/namespaces/axhub-builds/networkpolicies/axhub-default-deny";
 
 fn config() -> KubeClusterConfig {
     KubeClusterConfig {
@@ -29,6 +31,40 @@ fn config() -> KubeClusterConfig {
 fn new_cluster() -> (KubeCluster, Handle) {
     let (client, handle) = mock_client();
     (KubeCluster::new(client, config()), handle)
+}
+
+/// The build pods' NetworkPolicy with the default config plus these excepted CIDRs.
+fn build_policy(extra_except: &[&str]) -> Value {
+    let mut except = vec!["169.254.169.254/32"];
+    except.extend_from_slice(extra_except);
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": "axhub-default-deny",
+            "namespace": "axhub-builds",
+            "labels": {"app.kubernetes.io/managed-by": "axhub-deploy"},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/managed-by": "axhub-deploy"}},
+            "policyTypes": ["Ingress", "Egress"],
+            "egress": [
+                {
+                    "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                },
+                {
+                    "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": except}}],
+                    "ports": [{"protocol": "TCP", "port": 443}],
+                },
+            ],
+        },
+    })
+}
+
+fn assert_build_policy(seen: &Seen) {
+    assert_apply(seen, BUILD_POLICY);
+    assert_eq!(seen.json(), build_policy(&[]));
 }
 
 fn deployment_path(name: &str) -> String {
@@ -50,15 +86,18 @@ fn assert_apply(seen: &Seen, path: &str) {
 // --- builds -------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn start_build_creates_the_kaniko_job() {
+async fn start_build_applies_the_build_network_policy_then_creates_the_kaniko_job() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
+        let policy = answer(&mut handle, 200, "{}").await;
         let seen = answer(&mut handle, 201, &fixture("job_active.json")).await;
         assert_no_more_requests(&mut handle).await;
-        seen
+        (policy, seen)
     });
     cluster.start_build(&build_request()).await.unwrap();
-    let seen = server.await.unwrap();
+    let (policy, seen) = server.await.unwrap();
+
+    assert_build_policy(&policy);
 
     assert_eq!(seen.method, "POST");
     assert_eq!(seen.path, JOBS);
@@ -123,6 +162,7 @@ async fn start_build_creates_the_kaniko_job() {
 async fn start_build_twice_finds_the_first_job() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
+        let policy = answer(&mut handle, 200, "{}").await;
         let seen = answer(
             &mut handle,
             409,
@@ -134,27 +174,33 @@ async fn start_build_twice_finds_the_first_job() {
         )
         .await;
         assert_no_more_requests(&mut handle).await;
-        seen
+        (policy, seen)
     });
     cluster.start_build(&build_request()).await.unwrap();
-    assert_eq!(server.await.unwrap().path, JOBS);
+    let (policy, job) = server.await.unwrap();
+    // The policy is applied again (idempotent), the Job not created twice.
+    assert_build_policy(&policy);
+    assert_eq!(job.path, JOBS);
 }
 
 #[tokio::test]
 async fn start_build_with_a_token_writes_the_secret_before_the_job_and_hands_it_to_the_job() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
+        let policy = answer(&mut handle, 200, "{}").await;
         let secret_before = answer(&mut handle, 201, "{}").await;
         let job = answer(&mut handle, 201, &fixture("job_active.json")).await;
         let secret_after = answer(&mut handle, 200, "{}").await;
         assert_no_more_requests(&mut handle).await;
-        (secret_before, job, secret_after)
+        (policy, secret_before, job, secret_after)
     });
     cluster
         .start_build_with_token(&build_request(), Some("ghs_token123"))
         .await
         .unwrap();
-    let (before, job, after) = server.await.unwrap();
+    let (policy, before, job, after) = server.await.unwrap();
+
+    assert_build_policy(&policy);
 
     assert_apply(&before, TOKEN_SECRET);
     let secret = before.json();
@@ -182,17 +228,21 @@ async fn start_build_with_a_token_writes_the_secret_before_the_job_and_hands_it_
 async fn start_build_with_a_token_after_a_first_attempt_reads_the_job_for_its_uid() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
-        answer(&mut handle, 200, "{}").await;
+        let policy = answer(&mut handle, 200, "{}").await;
+        let before = answer(&mut handle, 200, "{}").await;
         answer(&mut handle, 409, &status(409, "AlreadyExists", "exists")).await;
         let get = answer(&mut handle, 200, &fixture("job_active.json")).await;
         let after = answer(&mut handle, 200, "{}").await;
-        (get, after)
+        assert_no_more_requests(&mut handle).await;
+        (policy, before, get, after)
     });
     cluster
         .start_build_with_token(&build_request(), Some("ghs_token123"))
         .await
         .unwrap();
-    let (get, after) = server.await.unwrap();
+    let (policy, before, get, after) = server.await.unwrap();
+    assert_build_policy(&policy);
+    assert_apply(&before, TOKEN_SECRET);
     assert_eq!((get.method.as_str(), get.path.as_str()), ("GET", JOB));
     assert_eq!(
         after.json()["metadata"]["ownerReferences"][0]["uid"],
@@ -256,14 +306,77 @@ async fn builds_run_as_the_configured_service_account() {
             ..config()
         },
     );
-    let server =
-        tokio::spawn(async move { answer(&mut handle, 201, &fixture("job_active.json")).await });
+    let server = tokio::spawn(async move {
+        let policy = answer(&mut handle, 200, "{}").await;
+        let job = answer(&mut handle, 201, &fixture("job_active.json")).await;
+        assert_no_more_requests(&mut handle).await;
+        (policy, job)
+    });
     cluster.start_build(&build_request()).await.unwrap();
-    let job = server.await.unwrap().json();
+    let (policy, job) = server.await.unwrap();
+    assert_build_policy(&policy);
+    let job = job.json();
     assert_eq!(
         job["spec"]["template"]["spec"]["serviceAccountName"],
         "kaniko-pusher"
     );
+}
+
+#[tokio::test]
+async fn the_build_network_policy_also_keeps_the_cluster_cidrs_out_of_reach() {
+    let (client, mut handle) = mock_client();
+    let cluster = KubeCluster::new(
+        client,
+        KubeClusterConfig {
+            pod_cidrs: vec!["10.0.0.0/16".to_owned()],
+            service_cidrs: vec!["172.20.0.0/16".to_owned()],
+            ..config()
+        },
+    );
+    let server = tokio::spawn(async move {
+        let policy = answer(&mut handle, 200, "{}").await;
+        answer(&mut handle, 201, &fixture("job_active.json")).await;
+        policy
+    });
+    cluster.start_build(&build_request()).await.unwrap();
+    let policy = server.await.unwrap();
+    assert_apply(&policy, BUILD_POLICY);
+    assert_eq!(
+        policy.json(),
+        build_policy(&["10.0.0.0/16", "172.20.0.0/16"])
+    );
+}
+
+#[tokio::test]
+async fn a_build_whose_network_policy_is_refused_does_not_start() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        answer(
+            &mut handle,
+            403,
+            &status(403, "Forbidden", "networkpolicies is forbidden"),
+        )
+        .await;
+        // Neither the token Secret nor the Job: the build never runs without its policy.
+        assert_no_more_requests(&mut handle).await;
+    });
+    let result = cluster
+        .start_build_with_token(&build_request(), Some("ghs_token123"))
+        .await;
+    server.await.unwrap();
+    assert!(
+        matches!(&result, Err(ClusterError::Refused(m)) if m.contains("NetworkPolicy axhub-default-deny")),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn the_build_network_policy_selects_every_build_pod() {
+    let job = axhub_kube::objects::build_job(&config(), &build_request());
+    let pod_labels = job.spec.unwrap().template.metadata.unwrap().labels.unwrap();
+    for (key, value) in axhub_kube::isolation::build_pod_selector() {
+        assert_eq!(pod_labels.get(&key), Some(&value), "{key}");
+    }
 }
 
 async fn build_state_answering(code: u16, body: String) -> BuildState {
@@ -422,11 +535,11 @@ async fn remove_reports_a_refusal() {
 // --- apply --------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn apply_server_side_applies_namespace_deployment_service_and_ingress() {
+async fn apply_server_side_applies_namespace_isolation_deployment_service_and_ingress() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
         let mut seen = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..7 {
             seen.push(answer(&mut handle, 200, "{}").await);
         }
         assert_no_more_requests(&mut handle).await;
@@ -444,8 +557,27 @@ async fn apply_server_side_applies_namespace_deployment_service_and_ingress() {
         "0190f3c27b1e7cc09a4e2f1d3c4b5a69"
     );
 
-    assert_apply(&seen[1], &deployment_path("web"));
-    let deployment = seen[1].json();
+    // The isolation objects, before anything that runs (asserted whole below).
+    assert_apply(
+        &seen[1],
+        &format!(
+            "/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/networkpolicies/axhub-default-deny"
+        ),
+    );
+    assert_eq!(seen[1].json(), tenant_network_policy());
+    assert_apply(
+        &seen[2],
+        &format!("/api/v1/namespaces/{NAMESPACE}/resourcequotas/axhub-quota"),
+    );
+    assert_eq!(seen[2].json(), tenant_quota());
+    assert_apply(
+        &seen[3],
+        &format!("/api/v1/namespaces/{NAMESPACE}/limitranges/axhub-limits"),
+    );
+    assert_eq!(seen[3].json(), tenant_limit_range());
+
+    assert_apply(&seen[4], &deployment_path("web"));
+    let deployment = seen[4].json();
     assert_eq!(deployment["apiVersion"], "apps/v1");
     assert_eq!(deployment["kind"], "Deployment");
     assert_eq!(deployment["metadata"]["name"], "web");
@@ -484,10 +616,10 @@ async fn apply_server_side_applies_namespace_deployment_service_and_ingress() {
     );
 
     assert_apply(
-        &seen[2],
+        &seen[5],
         &format!("/api/v1/namespaces/{NAMESPACE}/services/web"),
     );
-    let service = seen[2].json();
+    let service = seen[5].json();
     assert_eq!(service["kind"], "Service");
     assert_eq!(
         service["spec"]["ports"],
@@ -499,10 +631,10 @@ async fn apply_server_side_applies_namespace_deployment_service_and_ingress() {
     );
 
     assert_apply(
-        &seen[3],
+        &seen[6],
         &format!("/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses/web"),
     );
-    let ingress = seen[3].json();
+    let ingress = seen[6].json();
     assert_eq!(ingress["kind"], "Ingress");
     assert_eq!(ingress["spec"]["ingressClassName"], "alb");
     assert_eq!(
@@ -514,12 +646,117 @@ async fn apply_server_side_applies_namespace_deployment_service_and_ingress() {
     );
 }
 
+fn tenant_labels() -> Value {
+    json!({
+        "app.kubernetes.io/managed-by": "axhub-deploy",
+        "axhub.ai/tenant": "0190f3c27b1e7cc09a4e2f1d3c4b5a69",
+    })
+}
+
+fn tenant_network_policy() -> Value {
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "axhub-default-deny", "namespace": NAMESPACE, "labels": tenant_labels()},
+        "spec": {
+            // Every pod of the namespace: whatever runs there is tenant code.
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+                "ports": [{"protocol": "TCP", "port": 8080}],
+            }],
+            "egress": [{}],
+        },
+    })
+}
+
+fn tenant_quota() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "axhub-quota", "namespace": NAMESPACE, "labels": tenant_labels()},
+        "spec": {"hard": {
+            "pods": "20",
+            "requests.cpu": "2",
+            "requests.memory": "5Gi",
+            "limits.memory": "10Gi",
+        }},
+    })
+}
+
+fn tenant_limit_range() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "axhub-limits", "namespace": NAMESPACE, "labels": tenant_labels()},
+        "spec": {"limits": [{
+            "type": "Container",
+            "defaultRequest": {"cpu": "100m", "memory": "256Mi"},
+            "default": {"memory": "512Mi"},
+        }]},
+    })
+}
+
+#[tokio::test]
+async fn the_isolation_objects_follow_the_config() {
+    let (client, mut handle) = mock_client();
+    let cluster = KubeCluster::new(
+        client,
+        KubeClusterConfig {
+            ingress_namespace: "kong".to_owned(),
+            container_port: 3000,
+            tenant_quota: axhub_kube::TenantQuota {
+                pods: "4".to_owned(),
+                cpu_requests: "500m".to_owned(),
+                memory_requests: "1Gi".to_owned(),
+                memory_limits: "2Gi".to_owned(),
+            },
+            container_defaults: axhub_kube::Resources {
+                cpu_request: "50m".to_owned(),
+                memory_request: "64Mi".to_owned(),
+                memory_limit: "128Mi".to_owned(),
+            },
+            ..config()
+        },
+    );
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            seen.push(answer(&mut handle, 200, "{}").await);
+        }
+        assert_no_more_requests(&mut handle).await;
+        seen
+    });
+    cluster.apply(&workload(), IMAGE).await.unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen[1].json()["spec"]["ingress"],
+        json!([{
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kong"}}}],
+            "ports": [{"protocol": "TCP", "port": 3000}],
+        }])
+    );
+    assert_eq!(
+        seen[2].json()["spec"],
+        json!({"hard": {"pods": "4", "requests.cpu": "500m", "requests.memory": "1Gi", "limits.memory": "2Gi"}})
+    );
+    assert_eq!(
+        seen[3].json()["spec"],
+        json!({"limits": [{
+            "type": "Container",
+            "defaultRequest": {"cpu": "50m", "memory": "64Mi"},
+            "default": {"memory": "128Mi"},
+        }]})
+    );
+}
+
 #[tokio::test]
 async fn apply_names_the_staging_set_apart() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
         let mut seen = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..7 {
             seen.push(answer(&mut handle, 200, "{}").await);
         }
         seen
@@ -529,13 +766,15 @@ async fn apply_names_the_staging_set_apart() {
     staging.host = "web-staging.acme.axhub.ai".to_owned();
     cluster.apply(&staging, IMAGE).await.unwrap();
     let seen = server.await.unwrap();
-    assert_eq!(seen[1].path, deployment_path("web-staging"));
+    // Staging shares the tenant namespace and its isolation objects.
+    assert_eq!(seen[1].json(), tenant_network_policy());
+    assert_eq!(seen[4].path, deployment_path("web-staging"));
     assert_eq!(
-        seen[1].json()["spec"]["selector"]["matchLabels"],
+        seen[4].json()["spec"]["selector"]["matchLabels"],
         json!({"app.kubernetes.io/name": "web-staging", "axhub.ai/environment": "staging"})
     );
     assert_eq!(
-        seen[3].json()["spec"]["rules"][0]["host"],
+        seen[6].json()["spec"]["rules"][0]["host"],
         "web-staging.acme.axhub.ai"
     );
 }
@@ -544,7 +783,10 @@ async fn apply_names_the_staging_set_apart() {
 async fn apply_stops_at_the_first_refusal() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
-        answer(&mut handle, 200, "{}").await;
+        // Namespace, NetworkPolicy, ResourceQuota, LimitRange.
+        for _ in 0..4 {
+            answer(&mut handle, 200, "{}").await;
+        }
         answer(
             &mut handle,
             422,
@@ -557,6 +799,29 @@ async fn apply_stops_at_the_first_refusal() {
     server.await.unwrap();
     assert!(
         matches!(&result, Err(ClusterError::Refused(m)) if m.contains("Deployment web") && m.contains("422")),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn apply_runs_nothing_when_an_isolation_object_is_refused() {
+    let (cluster, mut handle) = new_cluster();
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 200, "{}").await;
+        answer(&mut handle, 200, "{}").await;
+        answer(
+            &mut handle,
+            403,
+            &status(403, "Forbidden", "resourcequotas is forbidden"),
+        )
+        .await;
+        // No Deployment: its pods would run outside the quota.
+        assert_no_more_requests(&mut handle).await;
+    });
+    let result = cluster.apply(&workload(), IMAGE).await;
+    server.await.unwrap();
+    assert!(
+        matches!(&result, Err(ClusterError::Refused(m)) if m.contains("ResourceQuota axhub-quota")),
         "{result:?}"
     );
 }
@@ -906,9 +1171,11 @@ async fn a_broken_connection_is_unavailable() {
 async fn the_ports_start_build_passes_the_requests_clone_token_and_never_debug_prints_it() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
+        let _policy = answer(&mut handle, 200, "{}").await;
         let secret = answer(&mut handle, 201, "{}").await;
         let _job = answer(&mut handle, 201, &fixture("job_active.json")).await;
         let _owner = answer(&mut handle, 200, "{}").await;
+        assert_no_more_requests(&mut handle).await;
         secret
     });
     let mut build = build_request();
@@ -918,6 +1185,7 @@ async fn the_ports_start_build_passes_the_requests_clone_token_and_never_debug_p
         .await
         .unwrap();
     let secret = server.await.unwrap();
+    assert_apply(&secret, TOKEN_SECRET);
     assert_eq!(secret.json()["data"]["password"], "Z2hzX3Rva2VuMTIz");
 }
 
@@ -925,6 +1193,7 @@ async fn the_ports_start_build_passes_the_requests_clone_token_and_never_debug_p
 async fn a_job_that_cannot_be_created_takes_its_clone_token_secret_with_it() {
     let (cluster, mut handle) = new_cluster();
     let server = tokio::spawn(async move {
+        let policy = answer(&mut handle, 200, "{}").await;
         let secret = answer(&mut handle, 201, "{}").await;
         let job = answer(
             &mut handle,
@@ -934,7 +1203,7 @@ async fn a_job_that_cannot_be_created_takes_its_clone_token_secret_with_it() {
         .await;
         let removed = answer(&mut handle, 200, "{}").await;
         assert_no_more_requests(&mut handle).await;
-        (secret, job, removed)
+        (policy, secret, job, removed)
     });
     let result = cluster
         .start_build_with_token(&build_request(), Some("ghs_token123"))
@@ -943,7 +1212,8 @@ async fn a_job_that_cannot_be_created_takes_its_clone_token_secret_with_it() {
         matches!(result, Err(ClusterError::Refused(_))),
         "{result:?}"
     );
-    let (secret, job, removed) = server.await.unwrap();
+    let (policy, secret, job, removed) = server.await.unwrap();
+    assert_build_policy(&policy);
     assert_eq!(secret.method, "PATCH");
     assert_eq!(job.method, "POST");
     assert_eq!(removed.method, "DELETE");
