@@ -119,6 +119,9 @@ async fn eks_cluster(aws: &SdkConfig, eks: Eks) -> anyhow::Result<Arc<dyn Cluste
     let client = axhub_kube::client_with_token_source(config, source)?;
     let mut cluster_config = axhub_kube::KubeClusterConfig {
         registry: eks.registry,
+        ingress_namespace: eks.ingress_namespace,
+        // Pods and services alike: builds reach neither.
+        pod_cidrs: eks.cluster_cidrs,
         ..Default::default()
     };
     if let Some(host) = eks.git_host {

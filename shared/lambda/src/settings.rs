@@ -111,6 +111,11 @@ pub struct Eks {
     pub ca_data: String,
     pub registry: String,
     pub git_host: Option<String>,
+    /// The cluster's pod and service CIDRs (`AXHUB_EKS_CLUSTER_CIDRS`, comma-separated): no
+    /// build may reach them.
+    pub cluster_cidrs: Vec<String>,
+    /// The ingress controller's namespace (`AXHUB_EKS_INGRESS_NAMESPACE`).
+    pub ingress_namespace: String,
 }
 
 impl Eks {
@@ -121,8 +126,33 @@ impl Eks {
             ca_data: vars.require("AXHUB_EKS_CA_DATA")?,
             registry: vars.require("AXHUB_REGISTRY")?,
             git_host: vars.get("AXHUB_GITHUB_WEB_URL").map(|url| host_of(&url)),
+            cluster_cidrs: cidrs(&vars.require("AXHUB_EKS_CLUSTER_CIDRS")?)?,
+            ingress_namespace: vars.require("AXHUB_EKS_INGRESS_NAMESPACE")?,
         })
     }
+}
+
+/// A comma-separated list of IPv4 CIDRs, each checked (`10.0.0.0/16`).
+fn cidrs(list: &str) -> anyhow::Result<Vec<String>> {
+    let parsed: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            let (ip, bits) = c.split_once('/').unwrap_or((c, ""));
+            let ok = ip.parse::<std::net::Ipv4Addr>().is_ok()
+                && bits.parse::<u8>().is_ok_and(|b| b <= 32);
+            if ok {
+                Ok(c.to_owned())
+            } else {
+                bail!("AXHUB_EKS_CLUSTER_CIDRS: {c:?} is not an IPv4 CIDR")
+            }
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if parsed.is_empty() {
+        bail!("AXHUB_EKS_CLUSTER_CIDRS must name the cluster's pod and service CIDRs");
+    }
+    Ok(parsed)
 }
 
 /// The host of a URL (`https://github.example.com/` → `github.example.com`).
@@ -144,5 +174,16 @@ mod tests {
         );
         assert_eq!(super::host_of("https://ghe.corp:8443/x"), "ghe.corp:8443");
         assert_eq!(super::host_of("github.com"), "github.com");
+    }
+
+    #[test]
+    fn cluster_cidrs_are_ipv4_cidrs() {
+        assert_eq!(
+            super::cidrs("10.0.0.0/16, 172.20.0.0/16").unwrap(),
+            ["10.0.0.0/16", "172.20.0.0/16"]
+        );
+        for bad in ["", "10.0.0.0", "10.0.0.0/33", "fd00::/8", "x/8"] {
+            assert!(super::cidrs(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -83,6 +83,8 @@ fn every_var(overrides: &[(&str, String)]) -> Vec<(String, String)> {
         // Nothing listens here: diagnosis must fail as "unavailable", proving it is wired.
         ("AXHUB_EKS_ENDPOINT", "https://127.0.0.1:9".to_owned()),
         ("AXHUB_EKS_CA_DATA", ca),
+        ("AXHUB_EKS_CLUSTER_CIDRS", "10.0.0.0/16".to_owned()),
+        ("AXHUB_EKS_INGRESS_NAMESPACE", "ingress-nginx".to_owned()),
         ("AXHUB_GITHUB_APP_ID", "123456".to_owned()),
         ("AXHUB_GITHUB_APP_SLUG", "axhub".to_owned()),
         ("AXHUB_GITHUB_PRIVATE_KEY", RSA.replace('\n', "\\n")),
