@@ -198,7 +198,9 @@ pub async fn apply_delivered(
     }
 }
 
-pub async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applied, Error> {
+/// Applies an event whose source was checked: only `apply_delivered` calls it, so no caller can
+/// skip the check.
+async fn apply(deps: &Deps, detail_type: &str, detail: &Value) -> Result<Applied, Error> {
     match detail_type {
         "TenantUpserted" => {
             let t: Tenant = parse(detail)?;

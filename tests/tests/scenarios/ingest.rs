@@ -156,8 +156,17 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
 
 #[tokio::test]
 async fn reviews_follow_their_events_in_any_order_and_an_early_approval_is_kept() {
-    use axhub_app::ingest::{Applied, apply};
+    use axhub_app::ingest::{Applied, apply_delivered, source_of};
     use axhub_app::state::reviews::{self, ReviewStatus};
+    // Each event from the service that owns it.
+    async fn apply(
+        deps: &axhub_app::Deps,
+        detail_type: &str,
+        detail: &Value,
+    ) -> Result<Applied, axhub_domain::Error> {
+        let source = source_of(detail_type).unwrap();
+        apply_delivered(deps, source, detail_type, detail).await
+    }
     let t = sqlite_app().await;
     let w = &t.world;
     let request = uuid::Uuid::now_v7();

@@ -575,7 +575,7 @@ async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retryin
     let r = s.app.deploy(w.app, &w.owner, SHA).await;
     let id = Uuid::parse_str(&did(&r)).unwrap();
     let deleted = serde_json::json!({"id": w.app, "version": 1});
-    axhub_app::ingest::apply(&s.app.deps, "AppDeleted", &deleted)
+    axhub_app::ingest::apply_delivered(&s.app.deps, "axhub.apps", "AppDeleted", &deleted)
         .await
         .unwrap();
     let job = Job::Advance { deployment_id: id };

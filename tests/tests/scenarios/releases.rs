@@ -109,8 +109,9 @@ async fn succeeded_deployments_are_versions_newest_first_with_where_they_run() {
     }
     assert_eq!(now.body["items"][1]["active_prod"], true);
     assert_eq!(now.body["items"][0]["active_prod"], false);
-    axhub_app::ingest::apply(
+    axhub_app::ingest::apply_delivered(
         &s.app.deps,
+        "axhub.review",
         "ReviewApproved",
         &json!({"request_id": uuid::Uuid::now_v7(), "app_id": w.app, "deployment_id": to, "cursor_seq": 0, "version": 1}),
     )

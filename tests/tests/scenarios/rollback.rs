@@ -306,7 +306,7 @@ async fn with_staging_on_only_an_approved_version_is_rolled_back_to() {
     assert_eq!((r.status.as_u16(), r.code()), (403, "version_not_approved"));
     assert!(rollback_events(&s).is_empty());
     let approval = serde_json::json!({"request_id": Uuid::now_v7(), "app_id": w.app, "deployment_id": to, "cursor_seq": 0, "version": 1});
-    axhub_app::ingest::apply(&s.app.deps, "ReviewApproved", &approval)
+    axhub_app::ingest::apply_delivered(&s.app.deps, "axhub.review", "ReviewApproved", &approval)
         .await
         .unwrap();
     let r = rollback(&s, w.app, to, None).await;
