@@ -566,6 +566,7 @@ pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
     let mut deps = Deps::new(store, b"cursor-secret")
         .with_cluster(sim.clone())
         .with_registry(sim.clone())
+        .with_push_credentials(sim.clone())
         .with_app_db(opts.app_db.unwrap_or_else(sqlite_app_db))
         .with_pipeline(opts.pipeline);
     if opts.with_publisher {

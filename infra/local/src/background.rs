@@ -46,6 +46,7 @@ pub fn wire(
         .with_publisher(Arc::new(publisher))
         .with_cluster(cluster.clone())
         .with_registry(cluster.clone())
+        .with_push_credentials(cluster.clone())
         .with_pipeline(PipelineConfig {
             poll,
             ..PipelineConfig::default()

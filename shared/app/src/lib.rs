@@ -28,7 +28,9 @@ use axhub_domain::Error;
 use axhub_store::{Store, StoreError};
 use time::OffsetDateTime;
 
-use axhub_ports::{AppDatabase, Clock, Cluster, GitHub, Publisher, Registry, SystemClock};
+use axhub_ports::{
+    AppDatabase, Clock, Cluster, GitHub, Publisher, PushCredentials, Registry, SystemClock,
+};
 
 pub use cursor::CursorCodec;
 
@@ -47,9 +49,13 @@ pub struct Deps {
     /// The apps' databases (production, and staging once opted in); without one staging and
     /// promotion answer 503.
     pub app_db: Option<Arc<dyn AppDatabase>>,
-    /// The image registry, asked whether releases' images still exist; without one
-    /// promote-preflight answers 503.
+    /// The image registry: which digest a build pushed, whether an image can be reused,
+    /// whether releases' images still exist. Without one promote-preflight answers 503 and the
+    /// pipeline cannot confirm a push.
     pub registry: Option<Arc<dyn Registry>>,
+    /// Mints each build's push credential, scoped to its tenant; without one builds get none
+    /// (the simulated cluster needs none; the Kubernetes adapter refuses such a build).
+    pub push_credentials: Option<Arc<dyn PushCredentials>>,
     pub pipeline: pipeline::PipelineConfig,
 }
 
@@ -64,6 +70,7 @@ impl Deps {
             cluster: None,
             app_db: None,
             registry: None,
+            push_credentials: None,
             pipeline: pipeline::PipelineConfig::default(),
         }
     }
@@ -105,6 +112,11 @@ impl Deps {
         self.registry
             .as_ref()
             .ok_or_else(|| Error::unimplemented("this deployment has no image registry configured"))
+    }
+
+    pub fn with_push_credentials(mut self, credentials: Arc<dyn PushCredentials>) -> Self {
+        self.push_credentials = Some(credentials);
+        self
     }
 
     pub fn with_pipeline(mut self, config: pipeline::PipelineConfig) -> Self {

@@ -16,6 +16,8 @@
 //! pull: it downloads manifests, needs pull rights, and ECR records it as the image's last
 //! pull, which lifecycle and archive rules read; a preflight must not keep images alive.
 //!
+//! `digest` asks `DescribeImages` for one tag and answers the digest of the image it names.
+//!
 //! An image that ECR holds but has moved to its archive (`imageStatus` ARCHIVED or
 //! ACTIVATING) cannot be pulled, so it is missing too. Where ECR's answer leaves doubt (a
 //! successful call that does not list an image asked for), the image is missing: for both
@@ -149,7 +151,7 @@ fn held(details: &[ImageDetail], r: &Reference<'_>) -> bool {
 }
 
 /// The account of an ECR registry host of `region`, or why the host is not one.
-fn registry_account<'h>(host: &'h str, region: Option<&str>) -> Result<&'h str, String> {
+pub(crate) fn registry_account<'h>(host: &'h str, region: Option<&str>) -> Result<&'h str, String> {
     let not_ecr = || format!("{host} is not an ECR registry host");
     // {account}.dkr.ecr[-fips].{region}.amazonaws.com[.cn] or
     // {account}.dkr-ecr[-fips].{region}.on.aws (dual-stack).
@@ -188,6 +190,29 @@ fn registry_account<'h>(host: &'h str, region: Option<&str>) -> Result<&'h str, 
 
 #[async_trait]
 impl Registry for EcrRegistry {
+    async fn digest(&self, tag_uri: &str) -> Result<Option<String>, RegistryError> {
+        let region = self.client.config().region().map(|r| r.as_ref());
+        let image = ImageRef::parse(tag_uri)?;
+        let Reference::Tag(_) = image.reference else {
+            return Err(RegistryError::Refused(format!(
+                "{tag_uri:?} is not a tag URI"
+            )));
+        };
+        let account = registry_account(image.host, region)
+            .map_err(|why| RegistryError::Refused(format!("{tag_uri:?}: {why}")))?;
+        let reference = [image.reference];
+        Ok(
+            match self.describe(account, image.repository, &reference).await? {
+                Described::Details(details) => details
+                    .iter()
+                    .find(|d| held(std::slice::from_ref(*d), &image.reference))
+                    .and_then(|d| d.image_digest())
+                    .map(str::to_owned),
+                Described::ImageNotFound | Described::RepositoryNotFound => None,
+            },
+        )
+    }
+
     async fn missing(&self, image_uris: &[String]) -> Result<Vec<String>, RegistryError> {
         let region = self.client.config().region().map(|r| r.as_ref());
         // Every URI is checked before ECR is asked: the port answers all or nothing.

@@ -1,15 +1,18 @@
 //! AWS adapters of the project's ports. `dynamodb::DynamoStore` implements the state store
 //! port (`axhub_store::Store`) on one DynamoDB table; `sqs::SqsQueue` implements the job-queue
 //! port (`axhub_queue::Queue`) on an SQS queue with a dead-letter queue; `ecr::EcrRegistry`
-//! implements the registry port (`axhub_ports::Registry`) on ECR.
+//! implements the registry port (`axhub_ports::Registry`) on ECR; `ecr_push::EcrPushCredentials`
+//! mints each build's tenant-scoped push credential (STS session policy + ECR login).
 
 pub mod dynamodb;
 pub mod ecr;
+pub mod ecr_push;
 pub mod eventbridge;
 mod sdk;
 pub mod sqs;
 
 pub use dynamodb::DynamoStore;
 pub use ecr::EcrRegistry;
+pub use ecr_push::EcrPushCredentials;
 pub use eventbridge::EventBridgeSink;
 pub use sqs::SqsQueue;

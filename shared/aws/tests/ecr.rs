@@ -173,3 +173,80 @@ async fn uris_that_are_not_images_of_this_registry_are_refused_by_name() {
         }
     }
 }
+
+#[tokio::test]
+async fn digest_names_the_image_a_tag_points_at_now() {
+    require_endpoint();
+    let client = EcrRegistry::client_from_env().await;
+    let repo = repository(&client, "axhub-reg").await;
+    let first = put_image(&client, &repo, "9fceb02", 1).await;
+    let host = repo.split_once('/').unwrap().0.to_owned();
+    let registry = EcrRegistry::new(client.clone());
+    let tag = format!("{repo}:9fceb02");
+    assert_eq!(registry.digest(&tag).await.unwrap(), Some(first.clone()));
+
+    // A push under the same tag moves it: the digest answered is the new image's, which is
+    // what a reuse compares with the digest its build recorded.
+    let moved = put_image(&client, &repo, "9fceb02", 2).await;
+    assert_ne!(moved, first);
+    assert_eq!(registry.digest(&tag).await.unwrap(), Some(moved));
+
+    assert_eq!(
+        registry.digest(&format!("{repo}:absent")).await.unwrap(),
+        None
+    );
+    let no_repo = format!("{host}/{}:9fceb02", unique("axhub-none"));
+    assert_eq!(registry.digest(&no_repo).await.unwrap(), None);
+    for bad in [
+        format!("{repo}@{first}"),
+        "registry.example.com/app:t".into(),
+    ] {
+        assert!(
+            matches!(registry.digest(&bad).await, Err(RegistryError::Refused(_))),
+            "{bad}"
+        );
+    }
+}
+
+/// The build-push role assumed with its session policy, and the session's ECR login as a
+/// Docker config for the registry host. (moto neither checks the trust policy nor narrows
+/// the session by its policy: the policy itself is tested where it is built, in
+/// `ecr_push::tests`.)
+#[tokio::test]
+async fn a_push_credential_is_an_ecr_login_through_an_assumed_role_session() {
+    require_endpoint();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let region = config.region().unwrap().to_string();
+    let host = format!("123456789012.dkr.ecr.{region}.amazonaws.com");
+    let credentials = axhub_aws::EcrPushCredentials::new(
+        config,
+        "arn:aws:iam::123456789012:role/axhub-build-push",
+    );
+    let tenant = uuid::Uuid::now_v7();
+    let scope = axhub_ports::registry::PushScope {
+        deployment_id: uuid::Uuid::now_v7(),
+        tenant_id: tenant,
+        repository_prefix: format!("{host}/axhub/{}", tenant.simple()),
+    };
+    let secret = axhub_ports::PushCredentials::mint(&credentials, &scope)
+        .await
+        .unwrap();
+    let config: serde_json::Value = serde_json::from_str(secret.expose()).unwrap();
+    let auth = config["auths"][host.as_str()]["auth"].as_str().unwrap();
+    use base64::Engine;
+    let login = base64::engine::general_purpose::STANDARD
+        .decode(auth)
+        .unwrap();
+    assert!(String::from_utf8(login).unwrap().starts_with("AWS:"));
+    assert_eq!(config["auths"].as_object().unwrap().len(), 1);
+
+    // A prefix outside the registry of this region is refused before STS is asked.
+    let mut elsewhere = scope.clone();
+    elsewhere.repository_prefix = "registry.example.com/t".into();
+    assert!(matches!(
+        axhub_ports::PushCredentials::mint(&credentials, &elsewhere).await,
+        Err(RegistryError::Refused(_))
+    ));
+}

@@ -16,6 +16,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource};
+use uuid::Uuid;
 
 use crate::config::KubeClusterConfig;
 use crate::error::{cluster_error, is_status};
@@ -28,14 +29,11 @@ pub const LOG_TAIL_BYTES: i64 = 64 * 1024;
 
 /// The cluster port on Kubernetes.
 ///
-/// Builds are kaniko Jobs in the build namespace; workloads are server-side applied
-/// (field manager `axhub-deploy`, forced: the platform owns these objects).
-///
-/// `image_exists` has no registry to ask here (the registry adapter does that): it answers
-/// from the build Jobs, true when a Job that built exactly this image URI succeeded and is
-/// still there (`ttlSecondsAfterFinished`, a day by default). That is never a false yes for an
-/// image this platform built, unless the registry dropped it since; after the TTL it is a false
-/// no, which costs a rebuild, not a broken deploy.
+/// Builds are kaniko Jobs, each tenant's in its own build namespace, each with its own Secret
+/// (push credential, clone token) that is deleted as soon as the build has ended; workloads
+/// are server-side applied (field manager `axhub-deploy`, forced: the platform owns these
+/// objects). Which images exist is the registry's to say (`axhub_ports::Registry`), not this
+/// adapter's.
 pub struct KubeCluster {
     client: Client,
     config: KubeClusterConfig,
@@ -50,8 +48,11 @@ impl KubeCluster {
         &self.config
     }
 
-    fn jobs(&self) -> Api<Job> {
-        Api::namespaced(self.client.clone(), &self.config.build_namespace)
+    fn jobs(&self, build: &BuildRequest) -> Api<Job> {
+        self.namespaced(&objects::build_namespace(
+            &self.config,
+            build.workload.tenant_id,
+        ))
     }
 
     fn namespaced<K>(&self, namespace: &str) -> Api<K>
@@ -61,88 +62,134 @@ impl KubeCluster {
         Api::namespaced(self.client.clone(), namespace)
     }
 
-    /// Starts the build, cloning with `clone_token` when given (private repositories).
-    ///
-    /// The port's `BuildRequest` has no token yet, so `Cluster::start_build` passes none and
-    /// kaniko clones anonymously. With a token the Secret `git-token-{deployment}` is applied
-    /// first, so the pod finds it when it starts, then the Job, then the Secret again with an
-    /// ownerReference to the Job so that it is deleted with it (cancel, TTL).
-    ///
-    /// Before any of it, the build namespace's NetworkPolicy is applied (each time: it is
-    /// idempotent, and a policy someone removed or edited comes back before the build runs).
-    pub async fn start_build_with_token(
-        &self,
-        build: &BuildRequest,
-        clone_token: Option<&str>,
-    ) -> Result<(), ClusterError> {
-        objects::validate_build(&self.config, build)?;
-        let job = objects::build_job(&self.config, build);
-        let name = objects::build_job_name(build.deployment_id);
+    /// Makes the tenant's build namespace what it must be before a build runs there: the
+    /// Namespace, its NetworkPolicy and its ResourceQuota (each time: applying is idempotent,
+    /// and an object someone removed or edited comes back before the build runs).
+    async fn prepare_build_namespace(&self, tenant_id: Uuid) -> Result<(), ClusterError> {
+        let namespace = objects::build_namespace(&self.config, tenant_id);
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        namespaces
+            .patch(
+                &namespace,
+                &apply_params(),
+                &Patch::Apply(&objects::build_namespace_object(&self.config, tenant_id)),
+            )
+            .await
+            .map_err(|e| cluster_error(&format!("apply Namespace {namespace}"), e))?;
         self.apply_namespaced::<NetworkPolicy>(
-            &self.config.build_namespace,
+            &namespace,
             isolation::NETWORK_POLICY,
-            &isolation::build_network_policy(&self.config),
+            &isolation::build_network_policy(&self.config, tenant_id),
         )
         .await?;
-        if let Some(token) = clone_token {
-            self.apply_token_secret(build, token, None).await?;
-        }
-        let created = match self.jobs().create(&PostParams::default(), &job).await {
+        self.apply_namespaced::<ResourceQuota>(
+            &namespace,
+            isolation::RESOURCE_QUOTA,
+            &isolation::build_quota(&self.config, tenant_id),
+        )
+        .await
+    }
+
+    /// Starts the build in its tenant's build namespace.
+    ///
+    /// The namespace is prepared, then the build's Secret applied (so the pod finds it when it
+    /// starts), then the Job created, then the Secret applied again with an ownerReference to
+    /// the Job so that it is deleted with it (cancel, TTL). A build without a push credential
+    /// is refused: there is no shared one to fall back on.
+    async fn start(&self, build: &BuildRequest) -> Result<(), ClusterError> {
+        objects::validate_build(&self.config, build)?;
+        let Some(push) = build.push_credential.as_ref().map(|c| c.expose()) else {
+            return Err(ClusterError::Refused(
+                "a build needs its own push credential; none was given".to_owned(),
+            ));
+        };
+        let clone_token = build.clone_token.as_ref().map(|t| t.expose());
+        let job = objects::build_job(&self.config, build);
+        let name = objects::build_job_name(build.deployment_id);
+        self.prepare_build_namespace(build.workload.tenant_id)
+            .await?;
+        self.apply_build_secret(build, push, clone_token, None)
+            .await?;
+        let created = match self.jobs(build).create(&PostParams::default(), &job).await {
             Ok(created) => Some(created),
             // Started before (a retried step): the first Job goes on.
             Err(e) if is_status(&e, 409) => None,
             Err(e) => {
-                // No Job will own the Secret and remove it with itself: remove it now, so a
-                // live token is not left behind in the cluster.
-                if clone_token.is_some() {
-                    self.delete_token_secret(build).await;
-                }
+                // No Job will own the Secret and remove it with itself: remove it now, so
+                // live credentials are not left behind in the cluster.
+                self.delete_build_secret(build).await;
                 return Err(cluster_error(&format!("create Job {name}"), e));
             }
         };
-        if let Some(token) = clone_token {
-            let job = match created {
-                Some(job) => job,
-                None => self
-                    .jobs()
-                    .get(&name)
-                    .await
-                    .map_err(|e| cluster_error(&format!("get Job {name}"), e))?,
-            };
-            self.apply_token_secret(build, token, objects::job_owner(&job))
-                .await?;
+        let job = match created {
+            Some(job) => job,
+            None => self
+                .jobs(build)
+                .get(&name)
+                .await
+                .map_err(|e| cluster_error(&format!("get Job {name}"), e))?,
+        };
+        if job
+            .status
+            .as_ref()
+            .is_some_and(|s| s.succeeded.unwrap_or(0) + s.failed.unwrap_or(0) > 0)
+        {
+            // A retried start of a build that has ended: its Secret was removed with the end,
+            // and must not come back.
+            self.delete_build_secret(build).await;
+            return Ok(());
         }
-        Ok(())
+        self.apply_build_secret(build, push, clone_token, objects::job_owner(&job))
+            .await
     }
 
-    /// Removes a build's clone-token Secret; a failure is logged (its token expires within
-    /// the hour anyway).
-    async fn delete_token_secret(&self, build: &BuildRequest) {
-        let name = objects::token_secret_name(build.deployment_id);
-        let secrets: Api<Secret> = self.namespaced(&self.config.build_namespace);
+    /// Removes a build's Secret; a failure is logged (the Job's TTL removes it with the Job,
+    /// and its credentials expire on their own).
+    async fn delete_build_secret(&self, build: &BuildRequest) {
+        let name = objects::build_secret_name(build.deployment_id);
+        let namespace = objects::build_namespace(&self.config, build.workload.tenant_id);
+        let secrets: Api<Secret> = self.namespaced(&namespace);
         match secrets.delete(&name, &Default::default()).await {
             Ok(_) => {}
             Err(e) if is_status(&e, 404) => {}
             Err(e) => {
-                tracing::warn!(secret = %name, error = %e, "could not remove a clone-token Secret")
+                tracing::warn!(secret = %name, error = %e, "could not remove a build Secret")
             }
         }
     }
 
-    async fn apply_token_secret(
+    async fn apply_build_secret(
         &self,
         build: &BuildRequest,
-        token: &str,
+        push_credential: &str,
+        clone_token: Option<&str>,
         owner: Option<OwnerReference>,
     ) -> Result<(), ClusterError> {
-        let secret = objects::token_secret(&self.config, build, token, owner);
-        let name = objects::token_secret_name(build.deployment_id);
-        let secrets: Api<Secret> = self.namespaced(&self.config.build_namespace);
-        secrets
-            .patch(&name, &apply_params(), &Patch::Apply(&secret))
+        let secret =
+            objects::build_secret(&self.config, build, push_credential, clone_token, owner);
+        let name = objects::build_secret_name(build.deployment_id);
+        let namespace = objects::build_namespace(&self.config, build.workload.tenant_id);
+        self.apply_namespaced::<Secret>(&namespace, &name, &secret)
             .await
-            .map(|_| ())
-            .map_err(|e| cluster_error(&format!("apply Secret {name}"), e))
+    }
+
+    /// The digest the build's pod reported; None when the pod is gone or said none.
+    async fn reported_digest(&self, build: &BuildRequest) -> Option<String> {
+        let namespace = objects::build_namespace(&self.config, build.workload.tenant_id);
+        let selector = format!(
+            "{}={}",
+            objects::LABEL_DEPLOYMENT,
+            build.deployment_id.simple()
+        );
+        let pods: Api<Pod> = self.namespaced(&namespace);
+        match pods.list(&ListParams::default().labels(&selector)).await {
+            Ok(list) => status::build_digest(&list.items),
+            Err(e) => {
+                // The registry is asked instead.
+                tracing::warn!(%selector, error = %e, "could not read the build pod's digest");
+                None
+            }
+        }
     }
 
     /// Server-side applies a namespaced object (see [`apply_params`]).
@@ -246,54 +293,42 @@ fn apply_params() -> PatchParams {
 #[async_trait]
 impl Cluster for KubeCluster {
     async fn start_build(&self, build: &BuildRequest) -> Result<(), ClusterError> {
-        let token = build.clone_token.as_ref().map(|t| t.expose());
-        self.start_build_with_token(build, token).await
+        self.start(build).await
     }
 
     async fn build_state(&self, build: &BuildRequest) -> Result<BuildState, ClusterError> {
         let name = objects::build_job_name(build.deployment_id);
-        match self.jobs().get_opt(&name).await {
-            Ok(Some(job)) => Ok(status::build_state(&job)),
-            // Never started, cancelled, or cleaned up after its TTL: either way no image comes.
-            Ok(None) => Ok(BuildState::Failed {
-                cause: Cause::BuildLost,
-                message: format!("the build Job {name} does not exist"),
-            }),
-            Err(e) => Err(cluster_error(&format!("get Job {name}"), e)),
+        let state = match self.jobs(build).get_opt(&name).await {
+            Ok(Some(job)) => status::build_state(&job),
+            // Never started, cancelled, or cleaned up after its TTL.
+            Ok(None) => return Ok(BuildState::NotStarted),
+            Err(e) => return Err(cluster_error(&format!("get Job {name}"), e)),
+        };
+        if state == BuildState::Running {
+            return Ok(state);
         }
+        // The build has ended: its credentials have nothing more to do in the cluster.
+        self.delete_build_secret(build).await;
+        Ok(match state {
+            BuildState::Succeeded { .. } => BuildState::Succeeded {
+                digest: self.reported_digest(build).await,
+            },
+            other => other,
+        })
     }
 
     async fn cancel_build(&self, build: &BuildRequest) -> Result<(), ClusterError> {
         let name = objects::build_job_name(build.deployment_id);
-        // Background: the Job goes now, its pod and token Secret after it (garbage collector).
-        match self.jobs().delete(&name, &DeleteParams::background()).await {
+        // Background: the Job goes now, its pod and Secret after it (garbage collector).
+        match self
+            .jobs(build)
+            .delete(&name, &DeleteParams::background())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 404) => Ok(()),
             Err(e) => Err(cluster_error(&format!("delete Job {name}"), e)),
         }
-    }
-
-    async fn image_exists(&self, image_uri: &str) -> Result<bool, ClusterError> {
-        let selector = format!(
-            "{}={}",
-            objects::LABEL_IMAGE_HASH,
-            objects::image_hash(image_uri)
-        );
-        let jobs = self
-            .jobs()
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|e| cluster_error(&format!("list Jobs {selector}"), e))?;
-        Ok(jobs.items.iter().any(|job| {
-            // The label is a truncated hash: the annotation confirms the exact URI.
-            let same_image = job
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(objects::ANNOTATION_IMAGE))
-                .is_some_and(|uri| uri == image_uri);
-            same_image && status::build_state(job) == BuildState::Succeeded
-        }))
     }
 
     async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError> {

@@ -13,16 +13,14 @@ pub struct KubeClusterConfig {
     /// The host builds clone from (`github.com`, or a GitHub Enterprise host: the host of the
     /// configured GitHub web URL).
     pub git_host: String,
-    /// Namespace of the build Jobs (and of the clone-token Secrets).
-    pub build_namespace: String,
-    /// Secret (type `kubernetes.io/dockerconfigjson`) in the build namespace holding the
-    /// registry push credentials; mounted as kaniko's `/kaniko/.docker/config.json`. For ECR it
-    /// can hold `{"credHelpers": {"<registry host>": "ecr-login"}}` and let kaniko's ECR helper
-    /// use the build service account's IAM role, instead of a token that expires in 12 hours.
-    pub push_secret: String,
-    /// Service account of the build pods (the one with the IAM role that may push), or the
-    /// namespace's default.
-    pub build_service_account: Option<String>,
+    /// Builds of a tenant run in the namespace `{build_namespace_prefix}-{tenant}` (created on
+    /// its first build, with its NetworkPolicy and ResourceQuota), each with its own Secret
+    /// holding that build's push credential and clone token: no build shares a namespace,
+    /// a Secret or a credential with another tenant's.
+    pub build_namespace_prefix: String,
+    /// The caps of a tenant's build namespace (its ResourceQuota): how many builds of one
+    /// tenant run at once, at [`Self::build_resources`] each.
+    pub build_quota: TenantQuota,
     /// `spec.ingressClassName` of the workloads' Ingresses.
     pub ingress_class: String,
     /// The port the apps listen on (they get it in `PORT` too).
@@ -30,8 +28,8 @@ pub struct KubeClusterConfig {
     /// `activeDeadlineSeconds` of a build Job: the build fails with `build.deadline_exceeded`
     /// past it.
     pub build_deadline_seconds: i64,
-    /// `ttlSecondsAfterFinished` of a build Job. Kept long because `image_exists` answers from
-    /// the finished Jobs (see [`crate::KubeCluster`]).
+    /// `ttlSecondsAfterFinished` of a build Job: how long a finished build (its pod, with the
+    /// digest it reported and its log) stays to be read.
     pub build_ttl_seconds: i32,
     /// Resources of an app's container.
     pub app_resources: Resources,
@@ -80,7 +78,7 @@ pub struct Resources {
 }
 
 pub const DEFAULT_BUILDER_IMAGE: &str = "gcr.io/kaniko-project/executor:v1.23.2";
-pub const DEFAULT_BUILD_NAMESPACE: &str = "axhub-builds";
+pub const DEFAULT_BUILD_NAMESPACE_PREFIX: &str = "axhub-build";
 pub const DEFAULT_INGRESS_NAMESPACE: &str = "ingress-nginx";
 
 impl Default for KubeClusterConfig {
@@ -89,13 +87,18 @@ impl Default for KubeClusterConfig {
             registry: String::new(),
             builder_image: DEFAULT_BUILDER_IMAGE.to_owned(),
             git_host: "github.com".to_owned(),
-            build_namespace: DEFAULT_BUILD_NAMESPACE.to_owned(),
-            push_secret: "registry-push".to_owned(),
-            build_service_account: None,
+            build_namespace_prefix: DEFAULT_BUILD_NAMESPACE_PREFIX.to_owned(),
+            // Two builds of one tenant at a time at the default build resources.
+            build_quota: TenantQuota {
+                pods: "2".to_owned(),
+                cpu_requests: "2".to_owned(),
+                memory_requests: "4Gi".to_owned(),
+                memory_limits: "8Gi".to_owned(),
+            },
             ingress_class: "nginx".to_owned(),
             container_port: 8080,
             build_deadline_seconds: 1800,
-            build_ttl_seconds: 86_400,
+            build_ttl_seconds: 3600,
             app_resources: Resources {
                 cpu_request: "100m".to_owned(),
                 memory_request: "256Mi".to_owned(),

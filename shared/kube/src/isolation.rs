@@ -1,5 +1,6 @@
 //! The objects that keep tenants apart: per tenant namespace a NetworkPolicy, a ResourceQuota
-//! and a LimitRange, and the NetworkPolicy of the build pods. Pure, like [`crate::objects`].
+//! and a LimitRange, and per tenant build namespace the build pods' NetworkPolicy and a
+//! ResourceQuota. Pure, like [`crate::objects`].
 
 use std::collections::BTreeMap;
 
@@ -13,9 +14,12 @@ use k8s_openapi::api::networking::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use uuid::Uuid;
 
-use crate::config::KubeClusterConfig;
-use crate::objects::{FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_TENANT, labels, quantities};
+use crate::config::{KubeClusterConfig, TenantQuota};
+use crate::objects::{
+    FIELD_MANAGER, LABEL_MANAGED_BY, LABEL_TENANT, build_namespace, labels, quantities,
+};
 
 /// Name of the NetworkPolicy of a tenant namespace and of the build namespace.
 pub const NETWORK_POLICY: &str = "axhub-default-deny";
@@ -29,14 +33,34 @@ pub const LABEL_NAMESPACE_NAME: &str = "kubernetes.io/metadata.name";
 /// The EC2 instance metadata address: its node credentials must stay out of a build's reach.
 pub const METADATA_CIDR: &str = "169.254.169.254/32";
 
-fn tenant_meta(workload: &Workload, name: &str) -> ObjectMeta {
+fn meta(namespace: String, tenant_id: Uuid, name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
-        namespace: Some(workload.namespace()),
+        namespace: Some(namespace),
         labels: Some(labels(&[
             (LABEL_MANAGED_BY, FIELD_MANAGER.to_owned()),
-            (LABEL_TENANT, workload.tenant_id.simple().to_string()),
+            (LABEL_TENANT, tenant_id.simple().to_string()),
         ])),
+        ..Default::default()
+    }
+}
+
+fn tenant_meta(workload: &Workload, name: &str) -> ObjectMeta {
+    meta(workload.namespace(), workload.tenant_id, name)
+}
+
+fn resource_quota(metadata: ObjectMeta, quota: &TenantQuota) -> ResourceQuota {
+    ResourceQuota {
+        metadata,
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(quantities(&[
+                ("pods", &quota.pods),
+                ("requests.cpu", &quota.cpu_requests),
+                ("requests.memory", &quota.memory_requests),
+                ("limits.memory", &quota.memory_limits),
+            ])),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -80,20 +104,17 @@ pub fn tenant_network_policy(config: &KubeClusterConfig, workload: &Workload) ->
 
 /// The ResourceQuota of a tenant namespace: one tenant cannot take the cluster's capacity.
 pub fn tenant_quota(config: &KubeClusterConfig, workload: &Workload) -> ResourceQuota {
-    let quota = &config.tenant_quota;
-    ResourceQuota {
-        metadata: tenant_meta(workload, RESOURCE_QUOTA),
-        spec: Some(ResourceQuotaSpec {
-            hard: Some(quantities(&[
-                ("pods", &quota.pods),
-                ("requests.cpu", &quota.cpu_requests),
-                ("requests.memory", &quota.memory_requests),
-                ("limits.memory", &quota.memory_limits),
-            ])),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    resource_quota(tenant_meta(workload, RESOURCE_QUOTA), &config.tenant_quota)
+}
+
+/// The ResourceQuota of a tenant's build namespace: how many of its builds run at once. Every
+/// build container sets its resources (`objects::build_job`), so no LimitRange is needed.
+pub fn build_quota(config: &KubeClusterConfig, tenant_id: Uuid) -> ResourceQuota {
+    let namespace = build_namespace(config, tenant_id);
+    resource_quota(
+        meta(namespace, tenant_id, RESOURCE_QUOTA),
+        &config.build_quota,
+    )
 }
 
 /// The LimitRange of a tenant namespace: containers without resources get these, so that the
@@ -123,25 +144,25 @@ pub fn build_pod_selector() -> BTreeMap<String, String> {
     labels(&[(LABEL_MANAGED_BY, FIELD_MANAGER.to_owned())])
 }
 
-/// The NetworkPolicy of the build pods. A build runs the tenant's Dockerfile with push
-/// credentials mounted, so: nothing comes in; out only DNS to kube-system, and HTTPS (git,
-/// registries, package mirrors) to anywhere but the instance metadata address (node IAM
-/// credentials) and the cluster's own pods and services.
+/// The NetworkPolicy of a tenant's build pods. A build runs the tenant's Dockerfile with its
+/// push credential mounted, so: nothing comes in; out only DNS to kube-system, and HTTPS
+/// (git, registries, package mirrors) to anywhere but the instance metadata address (node
+/// IAM credentials) and the cluster's own pods and services (the API server's endpoints and
+/// other tenants among them).
 ///
 /// The CIDRs are IPv4 (`ipBlock.except` must lie inside `0.0.0.0/0`); an IPv6 one makes the
 /// API server refuse the policy, and with it the build, rather than be silently ignored.
-pub fn build_network_policy(config: &KubeClusterConfig) -> NetworkPolicy {
+pub fn build_network_policy(config: &KubeClusterConfig, tenant_id: Uuid) -> NetworkPolicy {
     let except = std::iter::once(METADATA_CIDR.to_owned())
         .chain(config.pod_cidrs.iter().cloned())
         .chain(config.service_cidrs.iter().cloned())
         .collect();
     NetworkPolicy {
-        metadata: ObjectMeta {
-            name: Some(NETWORK_POLICY.to_owned()),
-            namespace: Some(config.build_namespace.clone()),
-            labels: Some(labels(&[(LABEL_MANAGED_BY, FIELD_MANAGER.to_owned())])),
-            ..Default::default()
-        },
+        metadata: meta(
+            build_namespace(config, tenant_id),
+            tenant_id,
+            NETWORK_POLICY,
+        ),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
                 match_labels: Some(build_pod_selector()),

@@ -1,21 +1,25 @@
 //! The Kubernetes adapter of the cluster port (`axhub_ports::cluster::Cluster`).
 //!
-//! - [`KubeCluster`]: builds as kaniko Jobs, workloads (Namespace, Deployment, Service,
-//!   Ingress) by server-side apply, rollout state from the Deployment and its pods, diagnosis
-//!   facts from Deployment, Pods, Events and the crashed container's log tail.
+//! - [`KubeCluster`]: builds as kaniko Jobs (each tenant's in its own build namespace, each
+//!   with its own push credential and clone token, the pushed digest read back), workloads
+//!   (Namespace, Deployment, Service, Ingress) by server-side apply, rollout state from the
+//!   Deployment and its pods, diagnosis facts from Deployment, Pods, Events and the crashed
+//!   container's log tail.
 //! - [`isolation`]: what keeps tenants apart, applied with each workload (a tenant namespace's
-//!   NetworkPolicy, ResourceQuota and LimitRange) and before each build (the build pods'
-//!   NetworkPolicy). NetworkPolicies need a CNI that enforces them (on EKS: the VPC CNI with
-//!   network policy enabled, or Calico/Cilium); without one they are accepted and do nothing.
+//!   NetworkPolicy, ResourceQuota and LimitRange) and before each build (the build namespace's
+//!   NetworkPolicy and ResourceQuota). NetworkPolicies need a CNI that enforces them (on EKS:
+//!   the VPC CNI with network policy enabled, or Calico/Cilium); without one they are accepted
+//!   and do nothing.
 //! - [`objects`], [`status`], [`facts`]: the pure parts (objects written, state read), tested
 //!   on recorded API server JSON.
 //! - [`auth`], [`eks`]: a client whose requests carry a bearer token refreshed before it
 //!   expires, and the EKS token source (presigned STS `GetCallerIdentity`).
 //!
-//! RBAC the adapter's identity needs: in the build namespace `jobs` create/get/list/delete,
-//! `secrets` patch and `networkpolicies` (networking.k8s.io) patch; cluster-wide `namespaces`
-//! patch (server-side apply creates them); in tenant namespaces `deployments` get/patch,
-//! `services`, `resourcequotas`, `limitranges`, `ingresses` and `networkpolicies`
+//! RBAC the adapter's identity needs (a ClusterRole: tenant and build namespaces are made on
+//! demand): `namespaces` patch; in build namespaces (`axhub-build-{tenant}`) `jobs`
+//! create/get/delete, `secrets` patch/delete, `pods` list, `networkpolicies`
+//! (networking.k8s.io) and `resourcequotas` patch; in tenant namespaces `deployments`
+//! get/patch, `services`, `resourcequotas`, `limitranges`, `ingresses` and `networkpolicies`
 //! (networking.k8s.io) patch, `pods` list, `pods/log` get, `events` list.
 
 pub mod auth;

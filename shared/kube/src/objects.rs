@@ -20,7 +20,6 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::{KubeClusterConfig, Resources};
@@ -34,32 +33,54 @@ pub const LABEL_TENANT: &str = "axhub.ai/tenant";
 pub const LABEL_APP: &str = "axhub.ai/app";
 pub const LABEL_ENVIRONMENT: &str = "axhub.ai/environment";
 pub const LABEL_DEPLOYMENT: &str = "axhub.ai/deployment";
-/// A label value cannot hold an image URI (`/`, `:`, 63 characters), so build Jobs carry a
-/// hash of it to be found by image; the URI itself is in [`ANNOTATION_IMAGE`].
-pub const LABEL_IMAGE_HASH: &str = "axhub.ai/image-hash";
 pub const ANNOTATION_IMAGE: &str = "axhub.ai/image";
+/// `build` on a tenant's build namespace.
+pub const LABEL_PURPOSE: &str = "axhub.ai/purpose";
 
 /// The name of the app's container in its pods (and of the kaniko container in build pods).
 pub const APP_CONTAINER: &str = "app";
 pub const BUILD_CONTAINER: &str = "kaniko";
 
-/// Key of the clone-token Secret holding the user name kaniko sends with the token.
-pub const TOKEN_SECRET_USERNAME_KEY: &str = "username";
-pub const TOKEN_SECRET_PASSWORD_KEY: &str = "password";
+/// Keys of a build's Secret: the user name kaniko sends with the clone token, the token, and
+/// the registry credential (kaniko's `/kaniko/.docker/config.json`).
+pub const BUILD_SECRET_GIT_USERNAME_KEY: &str = "git-username";
+pub const BUILD_SECRET_GIT_PASSWORD_KEY: &str = "git-password";
+pub const BUILD_SECRET_DOCKER_CONFIG_KEY: &str = "config.json";
+
+/// Where kaniko writes the digest of the image it pushed: the container's termination
+/// message, which the Job's pod keeps in its status for the adapter to read.
+pub const DIGEST_FILE: &str = "/dev/termination-log";
 
 pub fn build_job_name(deployment_id: Uuid) -> String {
     format!("build-{}", deployment_id.simple())
 }
 
-pub fn token_secret_name(deployment_id: Uuid) -> String {
-    format!("git-token-{}", deployment_id.simple())
+pub fn build_secret_name(deployment_id: Uuid) -> String {
+    format!("build-{}", deployment_id.simple())
 }
 
-/// The value of [`LABEL_IMAGE_HASH`]: 40 hex characters of SHA-256 (a label value is at most 63).
-pub fn image_hash(image_uri: &str) -> String {
-    let mut hash = hex::encode(Sha256::digest(image_uri.as_bytes()));
-    hash.truncate(40);
-    hash
+/// The namespace of a tenant's builds: `{prefix}-{tenant}` (a DNS label: the prefix is
+/// configured, the tenant 32 hex digits).
+pub fn build_namespace(config: &KubeClusterConfig, tenant_id: Uuid) -> String {
+    format!("{}-{}", config.build_namespace_prefix, tenant_id.simple())
+}
+
+/// A tenant's build namespace. Kaniko runs as root to unpack images, which the `baseline`
+/// Pod Security level allows; it admits no privileged pods, host paths or host network.
+pub fn build_namespace_object(config: &KubeClusterConfig, tenant_id: Uuid) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(build_namespace(config, tenant_id)),
+            labels: Some(labels(&[
+                (LABEL_MANAGED_BY, FIELD_MANAGER.to_owned()),
+                (LABEL_TENANT, tenant_id.simple().to_string()),
+                (LABEL_PURPOSE, "build".to_owned()),
+                ("pod-security.kubernetes.io/enforce", "baseline".to_owned()),
+            ])),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 pub fn environment_label(environment: Environment) -> &'static str {
@@ -157,20 +178,20 @@ fn build_labels(build: &BuildRequest) -> BTreeMap<String, String> {
         (LABEL_DEPLOYMENT, build.deployment_id.simple().to_string()),
         (LABEL_APP, build.workload.app_id.simple().to_string()),
         (LABEL_TENANT, build.workload.tenant_id.simple().to_string()),
-        (LABEL_IMAGE_HASH, image_hash(&build.image_uri)),
     ])
 }
 
-/// The kaniko build Job of a deployment.
+/// The kaniko build Job of a deployment, in its tenant's build namespace.
 ///
-/// The clone token, when there is one, is read from the Secret [`token_secret_name`] through
-/// `optional` secret references: kaniko sends `GIT_USERNAME`/`GIT_PASSWORD` as HTTP basic auth
-/// when they are set, and clones anonymously (public repositories) when the Secret does not
-/// exist. The Job is therefore the same with or without a token, which keeps `start_build`
-/// idempotent; the Secret is written before the Job so the pod never starts without it.
+/// Everything secret comes from the build's own Secret [`build_secret_name`]: the registry
+/// credential mounted as kaniko's `config.json`, the clone token read through `optional`
+/// secret references (kaniko sends `GIT_USERNAME`/`GIT_PASSWORD` as HTTP basic auth when they
+/// are set, and clones anonymously when they are not: public repositories). The Secret is
+/// written before the Job so the pod never starts without it. Kaniko writes the pushed
+/// image's digest to the termination message ([`DIGEST_FILE`]), where `build_state` reads it.
 pub fn build_job(config: &KubeClusterConfig, build: &BuildRequest) -> Job {
     let labels = build_labels(build);
-    let secret = token_secret_name(build.deployment_id);
+    let secret = build_secret_name(build.deployment_id);
     let secret_env = |name: &str, key: &str| EnvVar {
         name: name.to_owned(),
         value_from: Some(EnvVarSource {
@@ -194,12 +215,15 @@ pub fn build_job(config: &KubeClusterConfig, build: &BuildRequest) -> Job {
                 config.git_host, build.repo_full_name, build.commit_sha
             ),
             format!("--destination={}", build.image_uri),
+            format!("--digest-file={DIGEST_FILE}"),
         ]),
         env: Some(vec![
-            secret_env("GIT_USERNAME", TOKEN_SECRET_USERNAME_KEY),
-            secret_env("GIT_PASSWORD", TOKEN_SECRET_PASSWORD_KEY),
+            secret_env("GIT_USERNAME", BUILD_SECRET_GIT_USERNAME_KEY),
+            secret_env("GIT_PASSWORD", BUILD_SECRET_GIT_PASSWORD_KEY),
         ]),
         resources: Some(resource_requirements(&config.build_resources)),
+        // The digest file is the termination message: never replaced by the log tail.
+        termination_message_policy: Some("File".to_owned()),
         volume_mounts: Some(vec![VolumeMount {
             name: "docker-config".to_owned(),
             mount_path: "/kaniko/.docker".to_owned(),
@@ -211,7 +235,7 @@ pub fn build_job(config: &KubeClusterConfig, build: &BuildRequest) -> Job {
     Job {
         metadata: ObjectMeta {
             name: Some(build_job_name(build.deployment_id)),
-            namespace: Some(config.build_namespace.clone()),
+            namespace: Some(build_namespace(config, build.workload.tenant_id)),
             labels: Some(labels.clone()),
             annotations: Some(labels_one(ANNOTATION_IMAGE, &build.image_uri)),
             ..Default::default()
@@ -228,17 +252,17 @@ pub fn build_job(config: &KubeClusterConfig, build: &BuildRequest) -> Job {
                 }),
                 spec: Some(PodSpec {
                     restart_policy: Some("Never".to_owned()),
-                    service_account_name: config.build_service_account.clone(),
-                    // The build runs the tenant's Dockerfile: it gets no Kubernetes API access.
+                    // The build runs the tenant's Dockerfile: it gets no Kubernetes API access,
+                    // and the namespace's default service account has no role anyway.
                     automount_service_account_token: Some(false),
                     enable_service_links: Some(false),
                     containers: vec![container],
                     volumes: Some(vec![Volume {
                         name: "docker-config".to_owned(),
                         secret: Some(SecretVolumeSource {
-                            secret_name: Some(config.push_secret.clone()),
+                            secret_name: Some(secret),
                             items: Some(vec![KeyToPath {
-                                key: ".dockerconfigjson".to_owned(),
+                                key: BUILD_SECRET_DOCKER_CONFIG_KEY.to_owned(),
                                 path: "config.json".to_owned(),
                                 ..Default::default()
                             }]),
@@ -259,37 +283,45 @@ fn labels_one(key: &str, value: &str) -> BTreeMap<String, String> {
     BTreeMap::from([(key.to_owned(), value.to_owned())])
 }
 
-/// The Secret with the clone token of one build, owned by its Job (when `owner` is given) so
-/// that it goes away with it.
-pub fn token_secret(
+/// The Secret of one build: its registry credential and, for a private repository, its
+/// clone token. Owned by its Job (when `owner` is given) so that it goes with it; the adapter
+/// also deletes it as soon as the build has ended.
+pub fn build_secret(
     config: &KubeClusterConfig,
     build: &BuildRequest,
-    token: &str,
+    push_credential: &str,
+    clone_token: Option<&str>,
     owner: Option<OwnerReference>,
 ) -> Secret {
+    let mut data = BTreeMap::from([(
+        BUILD_SECRET_DOCKER_CONFIG_KEY.to_owned(),
+        ByteString(push_credential.as_bytes().to_vec()),
+    )]);
+    if let Some(token) = clone_token {
+        // GitHub takes an installation token as the password of this user.
+        data.insert(
+            BUILD_SECRET_GIT_USERNAME_KEY.to_owned(),
+            ByteString(b"x-access-token".to_vec()),
+        );
+        data.insert(
+            BUILD_SECRET_GIT_PASSWORD_KEY.to_owned(),
+            ByteString(token.as_bytes().to_vec()),
+        );
+    }
     Secret {
         metadata: ObjectMeta {
-            name: Some(token_secret_name(build.deployment_id)),
-            namespace: Some(config.build_namespace.clone()),
+            name: Some(build_secret_name(build.deployment_id)),
+            namespace: Some(build_namespace(config, build.workload.tenant_id)),
             labels: Some(labels(&[
                 (LABEL_MANAGED_BY, FIELD_MANAGER.to_owned()),
                 (LABEL_DEPLOYMENT, build.deployment_id.simple().to_string()),
+                (LABEL_TENANT, build.workload.tenant_id.simple().to_string()),
             ])),
             owner_references: owner.map(|o| vec![o]),
             ..Default::default()
         },
         type_: Some("Opaque".to_owned()),
-        data: Some(BTreeMap::from([
-            // GitHub takes an installation or OAuth token as the password of this user.
-            (
-                TOKEN_SECRET_USERNAME_KEY.to_owned(),
-                ByteString(b"x-access-token".to_vec()),
-            ),
-            (
-                TOKEN_SECRET_PASSWORD_KEY.to_owned(),
-                ByteString(token.as_bytes().to_vec()),
-            ),
-        ])),
+        data: Some(data),
         ..Default::default()
     }
 }

@@ -22,12 +22,28 @@ pub(crate) fn bounded(text: &str) -> String {
 }
 
 /// The state of a build from its Job.
+/// The digest a build pod's kaniko reported in its termination message (`--digest-file`),
+/// when it is one: anything else there (a truncated write, text) is no digest. The tenant's
+/// Dockerfile runs in that container and could write the file too, but kaniko writes it after
+/// its push, last; and the pipeline deploys a digest only once the registry holds it in the
+/// tenant's own repository, so at worst a tenant points its app at another of its own images.
+pub fn build_digest(pods: &[Pod]) -> Option<String> {
+    pods.iter()
+        .filter_map(|p| p.status.as_ref()?.container_statuses.as_ref())
+        .flatten()
+        .filter(|c| c.name == crate::objects::BUILD_CONTAINER)
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref()?.message.as_deref())
+        .map(str::trim)
+        .find(|m| axhub_ports::registry::is_digest(m))
+        .map(str::to_owned)
+}
+
 pub fn build_state(job: &Job) -> BuildState {
     let Some(status) = &job.status else {
         return BuildState::Running;
     };
     if status.succeeded.unwrap_or(0) >= 1 {
-        return BuildState::Succeeded;
+        return BuildState::Succeeded { digest: None };
     }
     let conditions = status.conditions.as_deref().unwrap_or_default();
     let true_condition = |type_: &str| {
@@ -36,7 +52,7 @@ pub fn build_state(job: &Job) -> BuildState {
             .find(|c| c.type_ == type_ && c.status == "True")
     };
     if true_condition("Complete").is_some() {
-        return BuildState::Succeeded;
+        return BuildState::Succeeded { digest: None };
     }
     // FailureTarget is set as soon as the Job controller decides the Job failed (deadline,
     // backoff limit), Failed once its pods are gone: either one is final.

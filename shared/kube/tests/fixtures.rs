@@ -61,7 +61,7 @@ fn job_fixtures_give_the_build_state() {
     assert_eq!(build_state(&parse("job_active.json")), BuildState::Running);
     assert_eq!(
         build_state(&parse("job_succeeded.json")),
-        BuildState::Succeeded
+        BuildState::Succeeded { digest: None }
     );
     assert_eq!(
         build_state(&parse("job_failed.json")),

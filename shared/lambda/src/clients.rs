@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use axhub_aws::{DynamoStore, EcrRegistry, EventBridgeSink, SqsQueue};
+use axhub_aws::{DynamoStore, EcrPushCredentials, EcrRegistry, EventBridgeSink, SqsQueue};
 use axhub_ports::cluster::Cluster;
 use axhub_ports::queue::Queue;
-use axhub_ports::registry::Registry;
+use axhub_ports::registry::{PushCredentials, Registry};
 use axhub_ports::store::Store;
 use axhub_ports::{EventSink, Publisher};
 use tokio::sync::OnceCell;
@@ -90,6 +90,22 @@ pub fn registry(aws: &Aws) -> Arc<dyn Registry> {
             Ok(Arc::new(EcrRegistry::new(client)) as Arc<dyn Registry>)
         }
     }))
+}
+
+/// Each build's push credential: the build-push role (`AXHUB_BUILD_PUSH_ROLE_ARN`) assumed
+/// with a session policy narrowed to the build's tenant.
+pub fn push_credentials(aws: &Aws, role_arn: String) -> Arc<dyn PushCredentials> {
+    let aws = aws.clone();
+    Arc::new(Lazy::<dyn PushCredentials>::new(
+        "the STS client",
+        move || {
+            let (aws, role_arn) = (aws.clone(), role_arn.clone());
+            async move {
+                let config = aws.config().await.clone();
+                Ok(Arc::new(EcrPushCredentials::new(config, role_arn)) as Arc<dyn PushCredentials>)
+            }
+        },
+    ))
 }
 
 /// The EKS cluster, with a token signed by the function's role (refreshed before it

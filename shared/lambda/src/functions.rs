@@ -88,10 +88,20 @@ impl Wiring {
         Ok(self)
     }
 
-    /// ECR, asked whether releases' images still exist.
+    /// ECR: which digest a build pushed, whether an image can be reused, whether releases'
+    /// images still exist.
     fn registry(mut self) -> Self {
         self.deps = self.deps.with_registry(clients::registry(&self.aws));
         self
+    }
+
+    /// Each build's push credential, through the build-push role (`AXHUB_BUILD_PUSH_ROLE_ARN`).
+    fn push_credentials(mut self, vars: &Vars) -> anyhow::Result<Self> {
+        let role = vars.require("AXHUB_BUILD_PUSH_ROLE_ARN")?;
+        self.deps = self
+            .deps
+            .with_push_credentials(clients::push_credentials(&self.aws, role));
+        Ok(self)
     }
 
     /// The GitHub App, when configured.
@@ -191,14 +201,17 @@ pub struct Worker {
     pub deploy_queue: Arc<dyn Queue>,
 }
 
-/// `deploy-worker`: the pipeline stages (cluster, GitHub clone tokens, events, follow-ups),
-/// promotions and staging's seed and teardown (the app databases).
+/// `deploy-worker`: the pipeline stages (cluster, registry digests, per-build push credentials,
+/// GitHub clone tokens, events, follow-ups), promotions and staging's seed and teardown (the
+/// app databases).
 pub fn deploy_worker(vars: &Vars) -> anyhow::Result<Worker> {
     let w = Wiring::new(vars)?;
     let deploy_queue = w.deploy_queue(vars)?;
     let deps = w
         .publisher(vars, Some(deploy_queue.clone()))?
         .cluster(vars)?
+        .registry()
+        .push_credentials(vars)?
         .github_app(vars)?
         .app_db(vars)?
         .done();

@@ -21,10 +21,10 @@ use axhub_domain::diagnosis::ServiceFacts;
 use axhub_domain::{DomainEvent, Error};
 use axhub_ports::EventSink;
 use axhub_ports::cluster::{
-    BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Workload,
+    BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Secret, Workload,
 };
 use axhub_ports::queue::{Message, Queue, QueueError};
-use axhub_ports::registry::{Registry, RegistryError};
+use axhub_ports::registry::{PushCredentials, PushScope, Registry, RegistryError};
 use axhub_ports::store::{Cond, Item, Key, Page, Query, Store, StoreError, TxOp, Update};
 use tokio::sync::OnceCell;
 
@@ -141,9 +141,6 @@ impl Cluster for Lazy<dyn Cluster> {
     async fn cancel_build(&self, build: &BuildRequest) -> Result<(), ClusterError> {
         cluster(self).await?.cancel_build(build).await
     }
-    async fn image_exists(&self, image_uri: &str) -> Result<bool, ClusterError> {
-        cluster(self).await?.image_exists(image_uri).await
-    }
     async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError> {
         cluster(self).await?.apply(workload, image_uri).await
     }
@@ -176,6 +173,24 @@ impl Registry for Lazy<dyn Registry> {
             .await
             .map_err(RegistryError::Unavailable)?
             .missing(image_uris)
+            .await
+    }
+    async fn digest(&self, tag_uri: &str) -> Result<Option<String>, RegistryError> {
+        self.get()
+            .await
+            .map_err(RegistryError::Unavailable)?
+            .digest(tag_uri)
+            .await
+    }
+}
+
+#[async_trait]
+impl PushCredentials for Lazy<dyn PushCredentials> {
+    async fn mint(&self, scope: &PushScope) -> Result<Secret, RegistryError> {
+        self.get()
+            .await
+            .map_err(RegistryError::Unavailable)?
+            .mint(scope)
             .await
     }
 }

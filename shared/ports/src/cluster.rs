@@ -61,16 +61,27 @@ pub struct BuildRequest {
     pub commit_sha: String,
     /// Where the image goes (`{registry}/{tenant}/{app}:{commit}`).
     pub image_uri: String,
-    /// A short-lived token that may clone the repository (the GitHub App's installation
-    /// token); None clones anonymously (public repositories).
+    /// A short-lived token that may clone the repository (an installation token for that one
+    /// repository, `contents: read`); None clones anonymously (public repositories).
     pub clone_token: Option<Secret>,
+    /// The registry credential of this build (a Docker `config.json` that may push to this
+    /// tenant's repositories only, `PushCredentials`); None where the cluster needs none
+    /// (the simulated one). The Kubernetes adapter refuses a build without one: there is no
+    /// shared push credential to fall back on.
+    pub push_credential: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum BuildState {
+    /// No build of this deployment exists: never started, or removed since (cancelled, or
+    /// cleaned up after it ended). The pipeline starts one.
+    NotStarted,
     Running,
-    /// The image is built and pushed.
-    Succeeded,
+    /// The image is built and pushed; `digest` is its manifest's (`sha256:…`) when the build
+    /// reported it (None: ask the registry for the tag's).
+    Succeeded {
+        digest: Option<String>,
+    },
     Failed {
         cause: Cause,
         message: String,
@@ -97,13 +108,12 @@ pub enum ClusterError {
 #[async_trait]
 pub trait Cluster: Send + Sync + 'static {
     /// Starts the build (a Job named after the deployment): idempotent, a second call for the
-    /// same deployment finds the first Job.
+    /// same deployment finds the first Job. The pipeline calls it only when `build_state`
+    /// says `NotStarted`, so credentials are minted once per build, not once per look.
     async fn start_build(&self, build: &BuildRequest) -> Result<(), ClusterError>;
     async fn build_state(&self, build: &BuildRequest) -> Result<BuildState, ClusterError>;
     /// Stops and removes the build of a cancelled deployment (nothing if there is none).
     async fn cancel_build(&self, build: &BuildRequest) -> Result<(), ClusterError>;
-    /// Whether the registry holds the image (reuse without rebuilding; promote checks).
-    async fn image_exists(&self, image_uri: &str) -> Result<bool, ClusterError>;
     /// Applies the workload's Deployment, Service and Ingress with `image_uri`
     /// (server-side apply; idempotent).
     async fn apply(&self, workload: &Workload, image_uri: &str) -> Result<(), ClusterError>;

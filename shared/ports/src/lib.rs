@@ -23,4 +23,4 @@ pub use cluster::Cluster;
 pub use credentials::{AccessTokens, Sealed, SealedTokens};
 pub use events::{EventSink, OutboxEntry, Publisher};
 pub use github::GitHub;
-pub use registry::Registry;
+pub use registry::{PushCredentials, Registry};

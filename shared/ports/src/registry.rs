@@ -35,6 +35,52 @@ pub trait Registry: Send + Sync + 'static {
     /// not parse refuses the whole call, naming it. The answer is a snapshot; an image can be
     /// deleted (a lifecycle policy, an operator) right after it was found.
     async fn missing(&self, image_uris: &[String]) -> Result<Vec<String>, RegistryError>;
+
+    /// The digest (`sha256:…`) of the image a tag URI names now, None when the registry holds
+    /// no image under that tag (or no such repository). A URI that is not a tag URI is
+    /// refused. Tags move: the answer says where the tag points at this moment, which is
+    /// what a reuse compares with the digest a build recorded.
+    async fn digest(&self, tag_uri: &str) -> Result<Option<String>, RegistryError>;
+}
+
+/// A registry credential for one build: a Docker `config.json` that may push to the
+/// repositories of one tenant only, short-lived (see each adapter for how short).
+#[async_trait]
+pub trait PushCredentials: Send + Sync + 'static {
+    /// A credential for `build`'s push: scoped to `{registry}/{tenant}/…`, never to another
+    /// tenant's repositories.
+    async fn mint(&self, scope: &PushScope) -> Result<crate::cluster::Secret, RegistryError>;
+}
+
+/// What a push credential is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushScope {
+    /// The build it is for (named in the credential's session, for the audit trail).
+    pub deployment_id: uuid::Uuid,
+    pub tenant_id: uuid::Uuid,
+    /// The URI prefix every image of the tenant is under: `{registry}/{tenant}` (no `/` at
+    /// the end). The credential may push below it and nowhere else.
+    pub repository_prefix: String,
+}
+
+/// `{host}/{repository}@{digest}`: the image a tag URI named, pinned to its manifest, so a
+/// workload runs exactly what the build pushed even if the tag is moved later.
+pub fn pinned(tag_uri: &str, digest: &str) -> Result<String, RegistryError> {
+    let image = ImageRef::parse(tag_uri)?;
+    if !is_digest(digest) {
+        return Err(RegistryError::Refused(format!(
+            "{digest:?} is not a sha256 digest"
+        )));
+    }
+    Ok(format!("{}/{}@{digest}", image.host, image.repository))
+}
+
+/// The digest of a digest URI (`…@sha256:…`), None for a tag URI or what does not parse.
+pub fn digest_of(uri: &str) -> Option<&str> {
+    match ImageRef::parse(uri).ok()?.reference {
+        Reference::Digest(d) => Some(d),
+        Reference::Tag(_) => None,
+    }
 }
 
 /// An image URI taken apart. Borrowed from the URI it was parsed from.
@@ -154,7 +200,8 @@ fn is_tag(tag: &str) -> bool {
     (1..=128).contains(&tag.len()) && !tag.starts_with(['.', '-']) && tag.bytes().all(ok)
 }
 
-fn is_digest(digest: &str) -> bool {
+/// `sha256:` and 64 lowercase hex digits.
+pub fn is_digest(digest: &str) -> bool {
     digest.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 64
             && hex
@@ -207,6 +254,17 @@ mod tests {
                 reference: Reference::Digest(DIGEST),
             }
         );
+    }
+
+    #[test]
+    fn a_tag_uri_is_pinned_to_a_digest() {
+        let tag = "registry.example.com/tenant/app:1a2b3c";
+        let pin = pinned(tag, DIGEST).unwrap();
+        assert_eq!(pin, format!("registry.example.com/tenant/app@{DIGEST}"));
+        assert_eq!(digest_of(&pin), Some(DIGEST));
+        assert_eq!(digest_of(tag), None);
+        assert!(pinned(tag, "sha256:abc").is_err());
+        assert!(pinned("app", DIGEST).is_err());
     }
 
     #[test]

@@ -30,7 +30,10 @@ def test_a_deployment_succeeds_on_its_own_and_diagnosis_is_healthy(owner, demo):
     done = wait_terminal(owner, app, created["id"])
     assert done["status"] == "succeeded", done
     assert done["releaseVersion"].startswith("v")
-    assert done["imageUri"].endswith(created["commitSha"])
+    # Pinned by digest: what the build pushed, not a tag that could be moved.
+    repository, digest = done["imageUri"].split("@")
+    assert repository.startswith("registry.axhub.local/")
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 64
     assert done["currentStage"] is None and done["completedAt"]
 
     diag = owner.deployments.deploy_get_api_v1_apps_by_app_id_diagnosis(path_params={"appID": app})

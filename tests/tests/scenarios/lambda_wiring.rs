@@ -85,6 +85,10 @@ fn every_var(overrides: &[(&str, String)]) -> Vec<(String, String)> {
         ("AXHUB_EKS_CA_DATA", ca),
         ("AXHUB_EKS_CLUSTER_CIDRS", "10.0.0.0/16".to_owned()),
         ("AXHUB_EKS_INGRESS_NAMESPACE", "ingress-nginx".to_owned()),
+        (
+            "AXHUB_BUILD_PUSH_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/axhub-build-push".to_owned(),
+        ),
         ("AXHUB_GITHUB_APP_ID", "123456".to_owned()),
         ("AXHUB_GITHUB_APP_SLUG", "axhub".to_owned()),
         ("AXHUB_GITHUB_PRIVATE_KEY", RSA.replace('\n', "\\n")),
@@ -340,6 +344,10 @@ async fn lifecycle_has_the_app_databases_and_the_registry_but_no_cluster_or_gith
     assert!(deps.cluster.is_none() && deps.github.is_none());
     let worker = axhub_lambda::deploy_worker(&vars_of(&all, |_| true)).unwrap();
     assert!(worker.deps.app_db.is_some(), "promotions apply schema ops");
+    assert!(
+        worker.deps.registry.is_some() && worker.deps.push_credentials.is_some(),
+        "builds are pinned by digest and pushed with their own credential"
+    );
     let ingest = axhub_lambda::events_ingest(&vars_of(&all, |_| true)).unwrap();
     assert!(
         ingest.publisher.is_some() && ingest.cluster.is_none(),

@@ -27,11 +27,20 @@ async fn a_deployment_reaches_succeeded_on_its_own_with_its_events_in_order() {
     let d = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(d["status"], "succeeded", "{d}");
     assert_eq!(d["release_version"], "v1");
+    // Pinned by digest: the digest the build reported, which the tag names.
+    let image = d["image_uri"].as_str().unwrap();
+    let (repository, digest) = image.split_once('@').unwrap();
+    let tag = format!("{repository}:{SHA}");
+    use axhub_ports::Registry;
+    assert_eq!(s.sim.digest(&tag).await.unwrap().as_deref(), Some(digest));
+    // Built with a push credential of its own tenant.
+    let credential = s
+        .sim
+        .push_credential_of(Uuid::parse_str(&did(&r)).unwrap())
+        .unwrap();
     assert!(
-        d["image_uri"]
-            .as_str()
-            .unwrap()
-            .ends_with(&format!(":{SHA}"))
+        credential.contains(&w.tenant.simple().to_string()),
+        "{credential}"
     );
     assert!(
         d["current_stage"].is_null()
@@ -539,7 +548,7 @@ async fn an_image_of_the_same_commit_is_reused_unless_a_rebuild_is_forced() {
     let s = stack(StackOptions::default()).await;
     let w = s.app.world.clone();
     let first = s.app.deploy(w.app, &w.owner, SHA).await;
-    s.wait_for(w.app, &did(&first), terminal).await;
+    let built = s.wait_for(w.app, &did(&first), terminal).await;
     assert_eq!(s.sim.builds_started().len(), 1);
     let again = s.app.deploy(w.app, &w.owner, SHA).await;
     let d = s.wait_for(w.app, &did(&again), terminal).await;
@@ -549,6 +558,9 @@ async fn an_image_of_the_same_commit_is_reused_unless_a_rebuild_is_forced() {
         1,
         "the image was reused, not rebuilt"
     );
+    // The very manifest the first build pushed.
+    let reused = d["image_uri"].as_str().unwrap().to_owned();
+    assert_eq!(reused, built["image_uri"].as_str().unwrap());
     let forced = s
         .app
         .call(
@@ -566,6 +578,18 @@ async fn an_image_of_the_same_commit_is_reused_unless_a_rebuild_is_forced() {
         2,
         "force_rebuild builds again"
     );
+    let rebuilt = d["image_uri"].as_str().unwrap().to_owned();
+    assert_ne!(rebuilt, reused, "a rebuild pushes a new manifest");
+
+    // The tag is moved outside the platform: it no longer names the digest a build recorded,
+    // so the next deployment rebuilds instead of running whatever the tag names now.
+    let tag = format!("{}:{SHA}", rebuilt.split_once('@').unwrap().0);
+    let foreign = s.sim.move_tag(&tag).unwrap();
+    let after = s.app.deploy(w.app, &w.owner, SHA).await;
+    let d = s.wait_for(w.app, &did(&after), terminal).await;
+    assert_eq!(d["status"], "succeeded");
+    assert_eq!(s.sim.builds_started().len(), 3, "a moved tag is not reused");
+    assert!(!d["image_uri"].as_str().unwrap().ends_with(&foreign));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -723,7 +747,10 @@ async fn a_rollout_the_reaper_stops_puts_the_workload_back() {
     s.wait_for(w.app, &did(&r), |b| b["status"] == "deploying")
         .await;
     let rolling = production_image(&s, w.app, |i| i.is_some()).await;
-    assert!(rolling.is_some_and(|i| i.ends_with(SHA)), "rolling out");
+    assert!(
+        rolling.is_some_and(|i| i.contains("@sha256:")),
+        "rolling out by digest"
+    );
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
         axhub_app::pipeline::reap(&s.app.deps, 100).await.unwrap(),

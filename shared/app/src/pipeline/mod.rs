@@ -7,6 +7,7 @@
 //! cancelled deployment stops at the next boundary. The reaper ends deployments stuck past
 //! their stage deadline.
 
+mod image;
 mod promote;
 mod reaper;
 mod rollback;

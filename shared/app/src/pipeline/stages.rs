@@ -4,11 +4,12 @@
 use axhub_domain::{Cause, Deployment, DeploymentStatus, Error, FailureReason, Stage};
 use axhub_ports::Cluster;
 use axhub_ports::cluster::{BuildRequest, BuildState, ClusterError, RolloutState, Secret};
+use axhub_ports::registry::digest_of;
 use uuid::Uuid;
 
 use super::settle::settle_workload;
 use super::transition::{Finish, commit};
-use super::{Next, image_uri, workload};
+use super::{Next, image, image_uri, workload};
 use crate::state::apps::{self, AppContext};
 use crate::state::deployments;
 use crate::{CLUSTER_REFUSED, Deps, cluster_error};
@@ -78,7 +79,7 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
                 image_uri: None,
             },
             DeploymentStatus::Building => build(deps, cluster.as_ref(), &ctx, &d).await?,
-            DeploymentStatus::Pushing => push(deps, cluster.as_ref(), &ctx, &d).await?,
+            DeploymentStatus::Pushing => push(deps, &ctx, &d).await?,
             DeploymentStatus::Deploying => deploy(deps, cluster.as_ref(), &ctx, &d).await?,
             _ => return Ok(Next::Done),
         };
@@ -118,8 +119,9 @@ pub async fn advance(deps: &Deps, deployment_id: Uuid) -> Result<Next, Error> {
     Ok(Next::Again(deps.pipeline.poll))
 }
 
-/// `building`: reuse an image of this commit unless a rebuild was asked for, else run the
-/// build (which also pushes).
+/// `building`: reuse an earlier build's image of this commit unless a rebuild was asked for
+/// (`image::reusable`), else start the build once (with its clone token and push credential)
+/// and follow it. A finished build moves on with its image pinned by digest.
 async fn build(
     deps: &Deps,
     cluster: &dyn Cluster,
@@ -127,21 +129,36 @@ async fn build(
     d: &Deployment,
 ) -> Result<Step, Error> {
     let mut build = build_request(deps, ctx, d).await?;
-    if let (Some(github), Some(git)) = (&deps.github, &ctx.git) {
-        build.clone_token = github.clone_token(git).await?.map(Secret::new);
-    }
-    let state = async {
-        if !d.force_rebuild && cluster.image_exists(&build.image_uri).await? {
-            return Ok(BuildState::Succeeded);
+    let state = match cluster.build_state(&build).await {
+        Ok(BuildState::NotStarted) => {
+            if !d.force_rebuild
+                && let Some(pinned) = image::reusable(deps, d, &build.image_uri).await?
+            {
+                return Ok(Step::Move {
+                    to: DeploymentStatus::Pushing,
+                    image_uri: Some(pinned),
+                });
+            }
+            if let (Some(github), Some(git)) = (&deps.github, &ctx.git) {
+                build.clone_token = github.clone_token(git).await?.map(Secret::new);
+            }
+            if let Some(credentials) = &deps.push_credentials {
+                let scope = image::push_scope(deps, d, ctx.app.tenant_id);
+                let minted = credentials.mint(&scope).await;
+                build.push_credential = Some(minted.map_err(image::registry_error)?);
+            }
+            match cluster.start_build(&build).await {
+                Ok(()) => Ok(BuildState::Running),
+                Err(e) => Err(e),
+            }
         }
-        cluster.start_build(&build).await?;
-        cluster.build_state(&build).await
+        other => other,
     };
-    match state.await {
-        Ok(BuildState::Running) => Ok(Step::Wait),
-        Ok(BuildState::Succeeded) => Ok(Step::Move {
+    match state {
+        Ok(BuildState::NotStarted | BuildState::Running) => Ok(Step::Wait),
+        Ok(BuildState::Succeeded { digest }) => Ok(Step::Move {
             to: DeploymentStatus::Pushing,
-            image_uri: None,
+            image_uri: image::pushed(deps, &build.image_uri, digest).await?,
         }),
         Ok(BuildState::Failed { cause, message }) => {
             Ok(Step::Fail(Some(Stage::Building), cause, message))
@@ -150,26 +167,32 @@ async fn build(
     }
 }
 
-/// `pushing`: the image must be in the registry.
-async fn push(
-    deps: &Deps,
-    cluster: &dyn Cluster,
-    ctx: &AppContext,
-    d: &Deployment,
-) -> Result<Step, Error> {
-    let image = image_uri(&deps.pipeline, ctx, &d.commit_sha);
-    match cluster.image_exists(&image).await {
-        Ok(true) => Ok(Step::Move {
+/// `pushing`: the pinned image must be in the registry (a build whose push was lost has no
+/// image: the registry held nothing under its tag).
+async fn push(deps: &Deps, ctx: &AppContext, d: &Deployment) -> Result<Step, Error> {
+    let tag = image_uri(&deps.pipeline, ctx, &d.commit_sha);
+    let held = match d.image_uri.as_deref().filter(|u| digest_of(u).is_some()) {
+        Some(pin) => {
+            let missing = deps
+                .registry()?
+                .missing(&[pin.to_owned()])
+                .await
+                .map_err(image::registry_error)?;
+            missing.is_empty().then(|| pin.to_owned())
+        }
+        None => image::pushed(deps, &tag, None).await?,
+    };
+    Ok(match held {
+        Some(pin) => Step::Move {
             to: DeploymentStatus::Deploying,
-            image_uri: Some(image),
-        }),
-        Ok(false) => Ok(Step::Fail(
+            image_uri: Some(pin),
+        },
+        None => Step::Fail(
             Some(Stage::Pushing),
             Cause::ImageMissing,
-            format!("the build finished but {image} is not in the registry"),
-        )),
-        Err(e) => cluster_step(e),
-    }
+            format!("the build finished but {tag} is not in the registry"),
+        ),
+    })
 }
 
 /// `deploying`: apply the workload with the image and follow its rollout.
@@ -214,6 +237,7 @@ async fn build_request(
         commit_sha: d.commit_sha.clone(),
         image_uri: image_uri(&deps.pipeline, ctx, &d.commit_sha),
         clone_token: None,
+        push_credential: None,
     })
 }
 

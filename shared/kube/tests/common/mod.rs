@@ -89,6 +89,7 @@ pub fn build_request() -> BuildRequest {
         commit_sha: COMMIT.to_owned(),
         image_uri: IMAGE.to_owned(),
         clone_token: None,
+        push_credential: None,
     }
 }
 
