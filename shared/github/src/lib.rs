@@ -275,6 +275,7 @@ impl GitHub for GitHubClient {
                 avatar_url: a.avatar_url.clone(),
                 installation_id,
                 installed: installation_id.is_some(),
+                install_url: self.settings.install_url_for(a.id),
             }
         };
         let mut accounts = vec![entry(&me, "User")];

@@ -585,6 +585,15 @@ async fn accounts_merge_user_orgs_and_installations() {
             ("gamma", "Organization", Some(9), true),
         ]
     );
+    // Each names the App's install page for that account, installed or not.
+    let web = f.gh.settings().web_url.trim_end_matches('/').to_owned();
+    let slug = f.gh.settings().app_slug.clone();
+    for (account, id) in a.iter().zip([10, 70, 80, 90]) {
+        assert_eq!(
+            account.install_url,
+            format!("{web}/apps/{slug}/installations/new/permissions?target_id={id}")
+        );
+    }
 }
 
 #[test]

@@ -29,6 +29,17 @@ impl AppSettings {
             self.app_slug
         )
     }
+
+    /// The App's install page for one account (GitHub's `target_id`): where a person installs
+    /// the App on that user or organisation, or changes which repositories it may read. The
+    /// connection flow for an app goes through `install/start`, which adds a state token.
+    pub fn install_url_for(&self, account_id: i64) -> String {
+        format!(
+            "{}/apps/{}/installations/new/permissions?target_id={account_id}",
+            self.web_url.trim_end_matches('/'),
+            self.app_slug
+        )
+    }
 }
 
 /// One entry of the installation picker: the user, then their organizations, then any other
@@ -45,6 +56,9 @@ pub struct Account {
     pub installation_id: Option<i64>,
     /// Whether the App is installed on this account (the picker dims the others).
     pub installed: bool,
+    /// The App's install page for this account (`AppSettings::install_url_for`); the official
+    /// CLI's account type requires it.
+    pub install_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
