@@ -231,3 +231,32 @@ async fn the_deploy_worker_lambda_runs_webhook_jobs_from_sqs_events() {
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(g.deployments(w.app).await["total"], 1);
 }
+
+#[tokio::test]
+async fn a_push_whose_job_runs_late_never_deploys_over_a_newer_one() {
+    let g = setup().await;
+    let w = g.w().clone();
+    let (older_id, newer_id) = (Uuid::new_v4().to_string(), Uuid::new_v4().to_string());
+    let (older, newer) = (sha(0xa1), sha(0xa2));
+    for (id, commit) in [(&older_id, &older), (&newer_id, &newer)] {
+        let r = g
+            .webhook("push", id, &push_body("acme/site", "main", commit))
+            .await;
+        assert_eq!(r.body["outcome"], "queued");
+    }
+    // The newer delivery's job runs first (the older one's failed and waits for its retry).
+    let job = axhub_app::jobs::Job::GithubDelivery {
+        delivery_id: newer_id.clone(),
+    };
+    axhub_app::worker::run(&g.t.deps, &job).await.unwrap();
+    assert_eq!(g.processed(&newer_id).await["outcome"], "deployed");
+    assert!(g.work_all().await.is_empty());
+    let late = g.processed(&older_id).await;
+    assert_eq!(late["outcome"], "skipped", "{late}");
+    assert!(late["skipped"].to_string().contains("superseded"));
+    for app in [w.app, w.app2] {
+        assert!(of_commit(&g, app, &older).await.is_empty());
+        assert_eq!(of_commit(&g, app, &newer).await.len(), 1);
+        assert_eq!(pending_pushes::get(&g.t.deps, app).await.unwrap(), None);
+    }
+}

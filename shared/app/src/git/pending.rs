@@ -41,7 +41,11 @@ pub async fn deploy(deps: &Deps, app_id: Uuid) -> Result<Next, Error> {
         Placed::Deployed(deployment_id) => {
             tracing::info!(%app_id, delivery_id = %p.delivery_id, ?deployment_id, "pending push deployed");
         }
-        Placed::Busy | Placed::Kept | Placed::Superseded => {
+        Placed::Superseded => {
+            tracing::info!(%app_id, delivery_id = %p.delivery_id, "pending push dropped: a newer push deployed");
+            pending_pushes::drop_this(deps, &p).await?;
+        }
+        Placed::Busy | Placed::Kept => {
             tracing::info!(%app_id, delivery_id = %p.delivery_id, "pending push waits: the app's slot is taken again");
         }
         Placed::Refused(code, message) => {

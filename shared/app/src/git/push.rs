@@ -22,7 +22,7 @@ pub(super) enum Placed {
     Deployed(Option<Uuid>),
     /// The slot is held: kept as the app's pending push.
     Kept,
-    /// The slot is held and a newer push is kept already.
+    /// A newer push deployed already, or is kept while the slot is held.
     Superseded,
     /// The slot is held and keeping was not asked for (the pending push's own job).
     Busy,
@@ -47,9 +47,10 @@ fn deployment_id(body: &Value) -> Option<Uuid> {
         .and_then(|s| Uuid::parse_str(s).ok())
 }
 
-/// Deploys `p` to its app through the trigger. When the app's slot is held and `keep` says
-/// so, `p` is kept as the app's pending push instead (unless a newer one is). A push that
-/// deploys drops the app's older pending push: it must not deploy over this one later.
+/// Deploys `p` to its app through the trigger, unless a newer push deployed already. When the
+/// app's slot is held and `keep` says so, `p` is kept as the app's pending push instead
+/// (unless a newer one is). A push that deploys drops the app's older pending push and is
+/// remembered as the newest deployed: no older push may deploy over it later.
 pub(super) async fn deploy_push(
     deps: &Deps,
     ctx: AppContext,
@@ -60,8 +61,11 @@ pub(super) async fn deploy_push(
     let mut ctx = ctx;
     for _ in 0..MAX_ATTEMPTS {
         if let Some(first) = idem.lookup(deps).await? {
-            pending_pushes::drop_up_to(deps, p.app_id, p.received_at).await?;
+            deployed(deps, p).await?;
             return Ok(Placed::Deployed(deployment_id(&first.body)));
+        }
+        if pending_pushes::newer_deployed(deps, p.app_id, p.received_at).await? {
+            return Ok(Placed::Superseded);
         }
         let trigger = Trigger {
             commit_sha: p.commit_sha.clone(),
@@ -71,7 +75,7 @@ pub(super) async fn deploy_push(
         };
         match trigger::start(deps, ctx.clone(), trigger, Some(&idem)).await {
             Ok(created) => {
-                pending_pushes::drop_up_to(deps, p.app_id, p.received_at).await?;
+                deployed(deps, p).await?;
                 return Ok(Placed::Deployed(deployment_id(&created.body)));
             }
             Err(err) if err.category == Category::Conflict => {
@@ -101,6 +105,14 @@ pub(super) async fn deploy_push(
         ctx = apps::existing(deps, p.app_id).await?;
     }
     Err(too_busy())
+}
+
+/// What follows a push's deployment: an older kept push is dropped, and this one is the
+/// newest deployed. A failure fails the job, whose retry finds the deployment by its
+/// idempotency record and comes here again.
+async fn deployed(deps: &Deps, p: &PendingPush) -> Result<(), Error> {
+    pending_pushes::drop_up_to(deps, p.app_id, p.received_at).await?;
+    pending_pushes::mark_deployed(deps, p.app_id, p.received_at).await
 }
 
 /// Deploys a push to every app following its repository and branch (through its
@@ -165,7 +177,7 @@ pub(super) async fn deploy(
             Placed::Kept => outcome.pending.push(app_id),
             Placed::Superseded => outcome.skipped.push(skip(
                 "superseded",
-                "a newer push to this branch waits for the app's deployment in progress".into(),
+                "a newer push to this branch deployed or waits for the app's slot".into(),
             )),
             Placed::Busy => outcome.pending.push(app_id),
             Placed::Refused(code, message) => outcome.skipped.push(skip(&code, message)),

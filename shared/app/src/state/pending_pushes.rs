@@ -7,6 +7,10 @@
 //! arrives: a push is kept only while the app's slot is held, and the change that frees the
 //! slot checks that the pending push is still the one it read (and queues its deployment in
 //! the same unit of work). Whichever commits second sees the other.
+//!
+//! Beside it, `APP#{id}` / `PUSHDEPLOYED` `{received_at}` remembers the newest push that
+//! deployed to the app, so that a push whose job ran late (a retry, a redelivered record)
+//! never deploys an older commit over it.
 
 use axhub_domain::Error;
 use axhub_store::{Cond, Key, StoreError, TxOp};
@@ -19,11 +23,43 @@ use crate::jobs::{DEPLOY_QUEUE, Job};
 use crate::{Deps, store_error};
 
 const PENDING_PUSH: &str = "PENDINGPUSH";
+const NEWEST_DEPLOYED: &str = "PUSHDEPLOYED";
 const RECEIVED_AT: &str = "received_at";
 const DELIVERY_ID: &str = "delivery_id";
 
 fn key(app: Uuid) -> Key {
     Key::new(app_pk(app), PENDING_PUSH)
+}
+
+fn newest_deployed_key(app: Uuid) -> Key {
+    Key::new(app_pk(app), NEWEST_DEPLOYED)
+}
+
+/// Whether a push received after `received_at` has deployed to the app already.
+pub async fn newer_deployed(deps: &Deps, app_id: Uuid, received_at: i64) -> Result<bool, Error> {
+    let item = deps
+        .store
+        .get(&newest_deployed_key(app_id))
+        .await
+        .map_err(store_error)?;
+    let newest = item
+        .and_then(|i| i.get(RECEIVED_AT).and_then(serde_json::Value::as_i64))
+        .unwrap_or(i64::MIN);
+    Ok(newest > received_at)
+}
+
+/// Remembers that the push received at `received_at` deployed to the app, unless a newer
+/// one did.
+pub async fn mark_deployed(deps: &Deps, app_id: Uuid, received_at: i64) -> Result<(), Error> {
+    let item = super::codec::bare(
+        &newest_deployed_key(app_id),
+        [(RECEIVED_AT, serde_json::json!(received_at))],
+    );
+    let older = Cond::Or(vec![Cond::NotExists, Cond::lt(RECEIVED_AT, received_at)]);
+    match deps.store.put(item, Some(older)).await {
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(store_error(e)),
+    }
 }
 
 /// A push waiting for its app's slot, with what it takes to deploy it.
