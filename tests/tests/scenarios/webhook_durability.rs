@@ -84,6 +84,16 @@ async fn pushes_during_a_deployment_deploy_only_the_newest_once_it_ends() {
         .deliver("push", &second_id, &push_body("acme/site", "main", &newer))
         .await;
     assert_eq!(second["outcome"], "pending", "{second}");
+    // Its job again (SQS delivers at least once) keeps it, not supersedes it.
+    let job = axhub_app::jobs::Job::GithubDelivery {
+        delivery_id: second_id.clone(),
+    };
+    let store = &g.t.deps.store;
+    let key = axhub_app::state::deliveries::key(&second_id);
+    let update = axhub_store::Update::new().set("state", "queued");
+    store.update(&key, update, None).await.unwrap();
+    axhub_app::worker::run(&g.t.deps, &job).await.unwrap();
+    assert_eq!(g.processed(&second_id).await["outcome"], "pending");
     let kept = pending_pushes::get(&g.t.deps, w.app)
         .await
         .unwrap()

@@ -106,10 +106,15 @@ pub async fn drop_this(deps: &Deps, p: &PendingPush) -> Result<(), Error> {
 
 impl UnitOfWork {
     /// Keeps `p` as its app's pending push: holds only if no newer push is kept
-    /// ([`Guard::PendingPush`]) and the app's slot is still held ([`Guard::AppState`]).
+    /// ([`Guard::PendingPush`]; `p` itself may be) and the app's slot is still held ([`Guard::AppState`]).
     pub fn keep_pending_push(&mut self, p: &PendingPush) -> Result<(), Error> {
         let item = to_item(&key(p.app_id), p)?;
-        let not_newer = Cond::Or(vec![Cond::NotExists, Cond::lt(RECEIVED_AT, p.received_at)]);
+        // Its own record again (a retried job) is kept too, not superseded by itself.
+        let not_newer = Cond::Or(vec![
+            Cond::NotExists,
+            Cond::lt(RECEIVED_AT, p.received_at),
+            Cond::eq(DELIVERY_ID, p.delivery_id.clone()),
+        ]);
         self.push(
             TxOp::Put {
                 item,
