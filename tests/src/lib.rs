@@ -553,7 +553,7 @@ pub async fn stack(opts: StackOptions) -> Stack {
 }
 
 pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
-    use axhub_app::pipeline::DEPLOY_QUEUE;
+    use axhub_app::jobs::DEPLOY_QUEUE;
     let queue: Arc<dyn axhub_queue::Queue> =
         Arc::new(axhub_sqlite::SqliteQueue::in_memory(DEPLOY_QUEUE, opts.max_receives).unwrap());
     let bus = Arc::new(axhub_runtime::LocalBus::default());

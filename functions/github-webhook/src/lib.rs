@@ -1,8 +1,9 @@
 //! The `github-webhook` endpoint: `POST /webhooks/github`. No bearer token: GitHub signs
 //! every delivery with the webhook secret (`X-Hub-Signature-256`), checked in constant time
-//! before anything else. A push to a connected branch deploys it (trigger_source `webhook`);
-//! an uninstalled App or a removed repository disconnects the apps using it; everything else
-//! is acknowledged with 202 and ignored.
+//! before anything else. A delivery that asks for work (a push to a branch, an uninstall, a
+//! removed repository) is recorded with that work and queued for the deploy worker, and
+//! answered 202 `queued` at once; everything else is answered 202 `ignored`, a redelivery 202
+//! `duplicate`.
 
 use axhub_app::git::webhook::{self, Delivery, SkippedApp, WebhookOutcome};
 use axhub_http::{ApiResult, AppState, ErrorEnvelope, Routes};
@@ -46,7 +47,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// GitHub webhook 수신: push → 연결된 branch 면 배포 (trigger_source=webhook).
+/// GitHub webhook 수신: 기록 후 큐에 넣고 즉시 202 (push → 연결된 branch 면 배포, trigger_source=webhook).
 #[utoipa::path(
     post, path = "/webhooks/github", tag = "webhooks",
     operation_id = "postWebhooksGithub",
@@ -57,7 +58,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     ),
     request_body(content = String, description = "GitHub's event payload (JSON)", content_type = "application/json"),
     responses(
-        (status = 202, description = "처리됨 (배포, 건너뜀, 연결 해제, 무시, 중복)", body = WebhookOutcome),
+        (status = 202, description = "접수됨: queued (워커가 배포/연결 해제), ignored, duplicate", body = WebhookOutcome),
         (status = 401, body = ErrorEnvelope), (status = 413, body = ErrorEnvelope),
     )
 )]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axhub_app::Deps;
-use axhub_app::pipeline::{DEPLOY_QUEUE, PipelineConfig};
+use axhub_app::jobs::DEPLOY_QUEUE;
+use axhub_app::pipeline::PipelineConfig;
 use axhub_queue::Queue;
 use axhub_runtime::{LocalBus, RoutingPublisher};
 use axhub_simcluster::{SimCluster, SimConfig};

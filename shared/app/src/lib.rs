@@ -11,6 +11,7 @@ pub mod events;
 pub mod git;
 pub mod idempotency;
 pub mod ingest;
+pub mod jobs;
 pub mod outbox;
 pub mod paging;
 pub mod pipeline;
@@ -21,6 +22,7 @@ pub mod rollback;
 pub mod staging;
 pub mod state;
 pub mod trigger;
+pub mod worker;
 
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use axhub_domain::{
 };
 use uuid::Uuid;
 
-use crate::pipeline::{DEPLOY_QUEUE, Job};
+use crate::jobs::{DEPLOY_QUEUE, Job};
 use crate::state::reviews::{self, Review, ReviewStatus};
 use crate::state::trackers::Tracked;
 use crate::state::{Guard, Refused, UnitOfWork, deployments, promotions};

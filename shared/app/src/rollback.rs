@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::deployments::find;
 use crate::idempotency::IdempotencyKey;
-use crate::pipeline::{self, Job};
+use crate::jobs::{DEPLOY_QUEUE, Job};
 use crate::state::apps::{self, ActiveChange};
 use crate::state::trackers::Tracked;
 use crate::state::{Guard, Refused, UnitOfWork};
@@ -159,11 +159,7 @@ pub async fn request(
         );
         work.emit(events::rollback_started(&r))?;
         let job = Job::Rollback { rollback_id: r.id };
-        work.enqueue(
-            pipeline::DEPLOY_QUEUE,
-            job.body(),
-            std::time::Duration::ZERO,
-        )?;
+        work.enqueue(DEPLOY_QUEUE, job.body(), std::time::Duration::ZERO)?;
         if let Some(idem) = &idem {
             idem.record(&mut work, now, 202, json!({"rollback_id": r.id}));
         }

@@ -15,7 +15,7 @@ use axhub_ports::AppDatabase;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::pipeline::{DEPLOY_QUEUE, Job};
+use crate::jobs::{DEPLOY_QUEUE, Job};
 use crate::state::apps::{self, AppContext};
 use crate::state::{Refused, UnitOfWork, promotions, reviews, schema_ops};
 use crate::trigger::{MAX_ATTEMPTS, in_progress, too_busy};

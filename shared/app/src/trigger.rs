@@ -7,7 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::idempotency::IdempotencyKey;
-use crate::pipeline::{self, Job};
+use crate::jobs::{DEPLOY_QUEUE, Job};
 use crate::state::apps::{self, ActiveChange, AppContext};
 use crate::state::trackers::Tracked;
 use crate::state::{Guard, Refused, UnitOfWork};
@@ -124,7 +124,7 @@ pub async fn start(
         work.count_tenant_deployment(ctx.app.tenant_id);
         work.emit(events::deployment_started(&d))?;
         work.enqueue(
-            pipeline::DEPLOY_QUEUE,
+            DEPLOY_QUEUE,
             Job::Advance {
                 deployment_id: d.id,
             }

@@ -75,7 +75,7 @@ pub fn publisher(
     ));
     let mut publisher = axhub_runtime::RoutingPublisher::new(events);
     if let Some(queue) = deploy_queue {
-        publisher = publisher.queue(axhub_app::pipeline::DEPLOY_QUEUE, queue);
+        publisher = publisher.queue(axhub_app::jobs::DEPLOY_QUEUE, queue);
     }
     Arc::new(publisher)
 }

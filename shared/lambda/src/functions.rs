@@ -9,7 +9,7 @@
 //! | deployments    | ✓     | ✓      | ✓ (trigger, rollback) | ✓ (diagnosis) | ✓ (HEAD) | ✓ | | |
 //! | lifecycle      | ✓     | ✓ (staging) | ✓ (seed, teardown, promotion retry) | | | ✓ | ✓ (fork, drop) | ✓ (preflight) |
 //! | git            | ✓     | ✓ (git connected/disconnected) | | | ✓ | ✓ | | |
-//! | github-webhook | ✓     | ✓      | ✓ (push → deploy) | | signatures only | | | |
+//! | github-webhook | ✓     | ✓      | ✓ (deliveries → worker) | | signatures only | | | |
 //! | deploy-worker  | ✓     | ✓      | ✓            | ✓       | ✓ (clone token) | | ✓ (promotion, teardown) | |
 //! | maintenance    | ✓     | ✓      | ✓ (sweeper)  | ✓ (reaper) | | | | |
 //! | events-ingest  | ✓     | ✓ (promote status) | ✓ (promotion on approval) | | | | | |
@@ -174,8 +174,9 @@ pub fn git(vars: &Vars) -> anyhow::Result<AppState> {
     Ok(http_state(deps, settings::auth_config_from(vars)?))
 }
 
-/// `github-webhook`: a push starts deployments (events and the build job), an uninstall
-/// disconnects apps (events). GitHub signs every delivery; no route reads a bearer token, so
+/// `github-webhook`: a delivery that asks for work is recorded and its job queued for the
+/// deploy worker (which deploys or disconnects). GitHub signs every delivery; no route reads
+/// a bearer token, so
 /// the authenticator trusts no issuer: an HS256 key nobody holds.
 pub fn github_webhook(vars: &Vars) -> anyhow::Result<AppState> {
     let w = Wiring::new(vars)?;
@@ -202,8 +203,8 @@ pub struct Worker {
 }
 
 /// `deploy-worker`: the pipeline stages (cluster, registry digests, per-build push credentials,
-/// GitHub clone tokens, events, follow-ups), promotions and staging's seed and teardown (the
-/// app databases).
+/// GitHub clone tokens, events, follow-ups), promotions, staging's seed and teardown (the app
+/// databases), and the webhook deliveries' work (deployments of pushes, disconnections).
 pub fn deploy_worker(vars: &Vars) -> anyhow::Result<Worker> {
     let w = Wiring::new(vars)?;
     let deploy_queue = w.deploy_queue(vars)?;

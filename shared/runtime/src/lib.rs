@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use axhub_app::pipeline::{self, Job, Next};
-use axhub_app::{Deps, outbox};
+use axhub_app::jobs::{Job, Next};
+use axhub_app::{Deps, outbox, pipeline, worker};
 use axhub_domain::{DomainEvent, Error};
 use axhub_ports::{EventSink, OutboxEntry, Publisher};
 use axhub_queue::{Queue, QueueError};
@@ -117,7 +117,7 @@ impl EventSink for LocalBus {
 pub async fn handle_job(deps: &Deps, queue: &dyn Queue, body: &str) -> Result<(), Error> {
     let job: Job = serde_json::from_str(body)
         .map_err(|e| Error::bad_request(format!("undecodable job: {e}")))?;
-    match pipeline::run(deps, &job).await? {
+    match worker::run(deps, &job).await? {
         Next::Done => Ok(()),
         Next::Again(delay) => {
             queue

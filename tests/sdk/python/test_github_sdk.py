@@ -1,6 +1,7 @@
 """The official Python SDK against axhub-local wired to a fake GitHub: the GitHub App install
 flow (install/start's 302, register, complete), the agent's connect, the git connection's CRUD,
-the installation picker, an empty commit resolved through GitHub, and a signed push webhook.
+the installation picker, an empty commit resolved through GitHub, and signed push webhooks
+(queued, then deployed by the worker; a push during a deployment deploys after it).
 
 A second `axhub-local --demo` is started for this module with `--github-*` flags pointing at a
 small fake GitHub (stdlib `http.server` in a thread) that answers the endpoints the client
@@ -16,6 +17,7 @@ import os
 import re
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +33,7 @@ from conftest import (
     _local_bin,
     _Server,
     cancel_in_progress,
+    create_deployment,
     make_client,
 )
 
@@ -432,6 +435,18 @@ def _webhook(demo: dict, event: str, delivery: str, payload: dict, secret: str) 
         return e.code, json.loads(e.read() or b"{}")
 
 
+def _deployments_of(client, app: str, commit: str, timeout_s: float = 20.0) -> list:
+    """The app's deployments of `commit`, once the worker made at least one (bounded wait)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page = client.deployments.deploy_get_api_v1_apps_by_app_id_deployments(
+            path_params=_path(app), query={"limit": 100})
+        mine = [d for d in page["items"] if d["commitSha"] == commit]
+        if mine or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.1)
+
+
 def test_a_signed_push_deploys_once_and_a_forged_one_is_401(gh_demo, gh_owner):
     app = gh_demo["app_id"]
     cancel_in_progress(gh_owner, app)
@@ -443,13 +458,35 @@ def test_a_signed_push_deploys_once_and_a_forged_one_is_401(gh_demo, gh_owner):
     assert (status, body["error"]["code"]) == (401, "invalid_signature")
     delivery = str(uuid.uuid4())
     status, body = _webhook(gh_demo, "push", delivery, push, WEBHOOK_SECRET)
-    assert (status, body["outcome"]) == (202, "deployed"), body
+    # Recorded and queued; axhub-local's worker deploys it.
+    assert (status, body) == (202, {"delivery_id": delivery, "event": "push",
+                                    "outcome": "queued"}), body
     status, again = _webhook(gh_demo, "push", delivery, push, WEBHOOK_SECRET)
     assert (status, again["outcome"]) == (202, "duplicate"), again
-    page = gh_owner.deployments.deploy_get_api_v1_apps_by_app_id_deployments(
-        path_params=_path(app), query={"limit": 100})
-    mine = [d for d in page["items"] if d["commitSha"] == after]
+    mine = _deployments_of(gh_owner, app, after)
     assert len(mine) == 1
+    status, again = _webhook(gh_demo, "push", delivery, push, WEBHOOK_SECRET)
+    assert (status, again["outcome"]) == (202, "duplicate"), again
+    assert len(_deployments_of(gh_owner, app, after)) == 1
     assert mine[0]["triggerSource"] == "webhook"
     assert mine[0]["triggeredBy"] == "github:octo"
+    cancel_in_progress(gh_owner, app)
+
+
+def test_a_push_during_a_deployment_deploys_once_that_deployment_is_cancelled(gh_demo, gh_owner):
+    app = gh_demo["app_id"]
+    manual = create_deployment(gh_owner, app)
+    after = uuid.uuid4().hex + "00000000"
+    push = {"ref": "refs/heads/main", "after": after, "deleted": False,
+            "repository": {"full_name": "axhub-demo/hello"}, "installation": {"id": 1},
+            "sender": {"login": "octo"}}
+    status, body = _webhook(gh_demo, "push", str(uuid.uuid4()), push, WEBHOOK_SECRET)
+    assert (status, body["outcome"]) == (202, "queued"), body
+    # Kept while the manual deployment holds the app's slot.
+    assert _deployments_of(gh_owner, app, after, timeout_s=0.5) == []
+    gh_owner.deployments.deploy_post_api_v1_apps_by_app_id_deployments_by_did_cancel(
+        path_params={"appID": app, "did": manual["id"]})
+    mine = _deployments_of(gh_owner, app, after)
+    assert len(mine) == 1
+    assert mine[0]["triggerSource"] == "webhook"
     cancel_in_progress(gh_owner, app)

@@ -122,10 +122,10 @@ async fn the_rollback_worker_never_rolls_out_another_apps_release() {
     work.claim_slot(w.app, ActiveChange::Rollback(r.id), None);
     work.insert_rollback(&r).unwrap();
     work.commit(&s.app.deps).await.ok().unwrap();
-    let job = axhub_app::pipeline::Job::Rollback { rollback_id: r.id };
+    let job = axhub_app::jobs::Job::Rollback { rollback_id: r.id };
     assert_eq!(
-        axhub_app::pipeline::run(&s.app.deps, &job).await.unwrap(),
-        axhub_app::pipeline::Next::Done
+        axhub_app::worker::run(&s.app.deps, &job).await.unwrap(),
+        axhub_app::jobs::Next::Done
     );
     let ended = axhub_app::state::rollbacks::get(&s.app.deps, r.id)
         .await

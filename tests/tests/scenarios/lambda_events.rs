@@ -98,7 +98,7 @@ async fn api_gateway_events_drive_the_router() {
     assert_eq!(b["status"], "cancelled");
 }
 
-fn sqs_event(records: &[(&str, &str)]) -> aws_lambda_events::sqs::SqsEvent {
+pub(super) fn sqs_event(records: &[(&str, &str)]) -> aws_lambda_events::sqs::SqsEvent {
     let records: Vec<serde_json::Value> = records
         .iter()
         .map(|(id, body)| {

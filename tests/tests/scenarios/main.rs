@@ -20,3 +20,5 @@ mod pipeline;
 mod releases;
 mod rollback;
 mod scopes;
+mod webhook_durability;
+mod webhooks;

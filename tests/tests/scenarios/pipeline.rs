@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use axhub_app::pipeline::{self, Job, Next};
+use axhub_app::jobs::{self, Job, Next};
+use axhub_app::worker;
 use axhub_tests::*;
 use http::{Method, StatusCode};
 use uuid::Uuid;
@@ -197,13 +198,13 @@ async fn a_worker_killed_mid_stage_and_a_redelivered_job_build_once_and_finish_o
     assert_eq!(first.len(), 1);
     let job: Job = serde_json::from_str(&first[0].body).unwrap();
     assert!(matches!(
-        pipeline::run(&s.app.deps, &job).await.unwrap(),
+        worker::run(&s.app.deps, &job).await.unwrap(),
         Next::Again(_)
     ));
     assert_eq!(s.sim.builds_started(), vec![id]);
     // The same job also arrives twice more (a duplicate send): run both, concurrently.
     let deps = s.app.deps.clone();
-    let (a, b) = tokio::join!(pipeline::run(&deps, &job), pipeline::run(&deps, &job));
+    let (a, b) = tokio::join!(worker::run(&deps, &job), worker::run(&deps, &job));
     a.unwrap();
     b.unwrap();
     // After the visibility timeout the message comes back; a new worker finishes the job.
@@ -220,7 +221,7 @@ async fn a_worker_killed_mid_stage_and_a_redelivered_job_build_once_and_finish_o
         .count();
     assert_eq!(finished, 1, "done exactly once");
     // Late copies of the job change nothing.
-    assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
+    assert_eq!(worker::run(&s.app.deps, &job).await.unwrap(), Next::Done);
     let again = s.wait_for(w.app, &did(&r), terminal).await;
     assert_eq!(again, d);
 }
@@ -248,7 +249,7 @@ async fn a_crash_between_commit_and_publish_loses_no_event() {
     let healthy =
         axhub_app::Deps::new(s.app.deps.store.clone(), b"x").with_publisher(std::sync::Arc::new(
             axhub_runtime::RoutingPublisher::new(s.bus.clone())
-                .queue(pipeline::DEPLOY_QUEUE, s.queue.clone()),
+                .queue(jobs::DEPLOY_QUEUE, s.queue.clone()),
         ));
     let swept = axhub_app::outbox::sweep(&healthy, Duration::ZERO, 100)
         .await
@@ -345,7 +346,7 @@ async fn the_reaper_fails_a_stuck_deployment_and_frees_its_slot() {
     let job = Job::Advance {
         deployment_id: Uuid::parse_str(&did(&r)).unwrap(),
     };
-    assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
+    assert_eq!(worker::run(&s.app.deps, &job).await.unwrap(), Next::Done);
     assert_eq!(
         s.wait_for(w.app, &did(&r), terminal).await["status"],
         "failed"
@@ -603,7 +604,7 @@ async fn a_deployment_of_an_app_deleted_meanwhile_ends_failed_instead_of_retryin
         .await
         .unwrap();
     let job = Job::Advance { deployment_id: id };
-    assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
+    assert_eq!(worker::run(&s.app.deps, &job).await.unwrap(), Next::Done);
     let d = axhub_app::state::deployments::get(&s.app.deps, id)
         .await
         .unwrap()
@@ -622,7 +623,7 @@ async fn a_cluster_outage_keeps_the_deployment_and_retries_the_job() {
     let job = Job::Advance { deployment_id: id };
     s.sim.set_unavailable(true);
     // pending → building needs no cluster; building does: the job fails retryably.
-    let e = pipeline::run(&s.app.deps, &job).await.unwrap_err();
+    let e = worker::run(&s.app.deps, &job).await.unwrap_err();
     assert_eq!(
         (e.code.as_str(), e.retryable),
         ("temporarily_unavailable", true)

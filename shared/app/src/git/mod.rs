@@ -1,11 +1,15 @@
 //! The git connection endpoint group: the GitHub App install flow (install/start → GitHub →
 //! register or complete with a one-time state token), the agent's direct connect, reading,
 //! retargeting and removing the connection, and the installation picker (accounts and
-//! repositories). Push webhooks are in [`webhook`].
+//! repositories). Push webhooks are in [`webhook`] (received and queued), `push` (what the
+//! worker does with them) and [`pending`] (a push kept while its app was busy).
 //!
 //! Every write of a connection is one unit of work with its `GitConnected` /
 //! `GitDisconnected` event.
 
+mod delivery_work;
+pub mod pending;
+mod push;
 mod state_token;
 pub mod webhook;
 pub mod wire;

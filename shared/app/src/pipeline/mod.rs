@@ -1,7 +1,8 @@
-//! The build → push → deploy pipeline (DESIGN §5). A worker runs a [`Job`] whenever one
-//! arrives: `advance` moves a deployment as far as it can right now and says when to look
-//! again; `rollback` swaps production to an earlier image; `promote` carries out an approved
-//! review; `settle_staging` seeds or tears down staging. Every move is one unit of work
+//! The build → push → deploy pipeline (DESIGN §5). The worker (`crate::worker`) runs a
+//! [`Job`](crate::jobs::Job) whenever one arrives: `advance` moves a deployment as far as it
+//! can right now and says when to look again; `rollback` swaps production to an earlier
+//! image; `promote` carries out an approved review; `settle_staging` seeds or tears down
+//! staging. Every move is one unit of work
 //! (deployment + deadline tracker + slot + pointer + outbox, [`transition`]), so duplicate,
 //! late or redelivered jobs never build twice and never bring a terminal deployment back; a
 //! cancelled deployment stops at the next boundary. The reaper ends deployments stuck past
@@ -18,15 +19,16 @@ mod workload;
 
 use std::time::Duration;
 
-use axhub_domain::{Deployment, DeploymentStatus, Error};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use axhub_domain::{Deployment, DeploymentStatus};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::Deps;
+// `stages` names the job protocol through its parent (`super::Next`); it lives in `jobs`.
+use crate::jobs::Next;
 
+pub(crate) use promote::run as run_promotion;
 pub use reaper::reap;
+pub(crate) use rollback::run as run_rollback;
+pub(crate) use settle::settle_staging;
 pub use stages::{advance, cancel};
 pub use workload::{image_uri, workload};
 
@@ -78,49 +80,5 @@ impl PipelineConfig {
     /// When the deployment's current stage runs out of time.
     pub fn deadline_of(&self, d: &Deployment) -> OffsetDateTime {
         d.updated_at + self.deadline(d.status)
-    }
-}
-
-/// The queue the pipeline consumes.
-pub const DEPLOY_QUEUE: &str = "deploy";
-
-/// The job bodies of the deploy queue (docs/events.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Job {
-    /// Move this deployment on.
-    Advance { deployment_id: Uuid },
-    /// Roll production out to this rollback's target, and end it.
-    Rollback { rollback_id: Uuid },
-    /// Carry out this review's promotion: schema ops, rollout, pointer.
-    Promote { request_id: Uuid },
-    /// Make the app's staging environment what its state says: the staging pointer's release
-    /// running (the seed after staging is enabled), or nothing and no database (after it is
-    /// disabled).
-    SettleStaging { app_id: Uuid },
-}
-
-impl Job {
-    pub fn body(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
-/// What the worker does with the job after running it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Next {
-    /// Nothing more to do for this job.
-    Done,
-    /// Send the job again after this delay (a build or rollout is running).
-    Again(Duration),
-}
-
-/// Runs one job.
-pub async fn run(deps: &Deps, job: &Job) -> Result<Next, Error> {
-    match job {
-        Job::Advance { deployment_id } => advance(deps, *deployment_id).await,
-        Job::Rollback { rollback_id } => rollback::run(deps, *rollback_id).await,
-        Job::Promote { request_id } => promote::run(deps, *request_id).await,
-        Job::SettleStaging { app_id } => settle::settle_staging(deps, *app_id).await,
     }
 }

@@ -15,14 +15,15 @@ use axhub_ports::appdb::{AppDbError, SchemaOp};
 use uuid::Uuid;
 
 use super::settle::settle_workload;
+use super::workload;
 use super::workload::{Rollout, roll_out};
-use super::{DEPLOY_QUEUE, Job, Next, workload};
+use crate::jobs::{DEPLOY_QUEUE, Job, Next};
 use crate::state::apps::{self, ActiveChange};
 use crate::state::trackers::Tracked;
-use crate::state::{Refused, UnitOfWork, promotions, schema_ops};
+use crate::state::{Refused, UnitOfWork, pending_pushes, promotions, schema_ops};
 use crate::{Deps, app_db_error, events};
 
-pub(super) async fn run(deps: &Deps, request_id: Uuid) -> Result<Next, Error> {
+pub(crate) async fn run(deps: &Deps, request_id: Uuid) -> Result<Next, Error> {
     let cluster = deps.cluster()?.clone();
     let db = deps.app_db()?.clone();
     let Some(p) = promotions::get(deps, request_id).await? else {
@@ -206,6 +207,8 @@ pub(super) async fn end(
             moved,
             ending.schema_seq,
         );
+        let pending = pending_pushes::get(deps, p.app_id).await?;
+        work.hand_over_pending_push(p.app_id, pending.as_ref())?;
     }
     if moved.is_some() {
         work.emit(events::pointer_moved_by_promotion(&new))?;

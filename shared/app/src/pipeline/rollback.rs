@@ -7,14 +7,15 @@ use axhub_domain::{Cause, Environment, Error, FailureReason, Rollback, RollbackS
 use uuid::Uuid;
 
 use super::settle::settle_workload;
+use super::workload;
 use super::workload::{Rollout, roll_out};
-use super::{DEPLOY_QUEUE, Job, Next, workload};
+use crate::jobs::{DEPLOY_QUEUE, Job, Next};
 use crate::state::apps::ActiveChange;
 use crate::state::trackers::Tracked;
-use crate::state::{Refused, UnitOfWork, apps, deployments, rollbacks};
+use crate::state::{Refused, UnitOfWork, apps, deployments, pending_pushes, rollbacks};
 use crate::{Deps, events};
 
-pub(super) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
+pub(crate) async fn run(deps: &Deps, rollback_id: Uuid) -> Result<Next, Error> {
     let cluster = deps.cluster()?.clone();
     let Some(r) = rollbacks::get(deps, rollback_id).await? else {
         tracing::warn!(%rollback_id, "job for an unknown rollback dropped");
@@ -97,6 +98,8 @@ pub(super) async fn end(
         r.updated_at + deps.pipeline.rollback_deadline,
     );
     work.end_production_change(r.app_id, ActiveChange::Rollback(r.id), moved, None);
+    let pending = pending_pushes::get(deps, r.app_id).await?;
+    work.hand_over_pending_push(r.app_id, pending.as_ref())?;
     if moved.is_some() {
         work.emit(events::pointer_moved_by_rollback(&new))?;
     }

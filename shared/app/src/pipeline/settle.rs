@@ -8,7 +8,8 @@ use axhub_ports::Cluster;
 use axhub_ports::cluster::ClusterError;
 use uuid::Uuid;
 
-use super::{Next, workload};
+use super::workload;
+use crate::jobs::Next;
 use crate::state::apps::{self, ActiveChange};
 use crate::state::deployments;
 use crate::{Deps, app_db_error, cluster_error};
@@ -73,7 +74,7 @@ pub(super) async fn settle_workload(
 /// and no database (after `DELETE …/staging`, which drops the database itself and leaves it to
 /// this job only when that failed). A database being forked by a live enable claim is left
 /// alone.
-pub(super) async fn settle_staging(deps: &Deps, app_id: Uuid) -> Result<Next, Error> {
+pub(crate) async fn settle_staging(deps: &Deps, app_id: Uuid) -> Result<Next, Error> {
     let cluster = deps.cluster()?.clone();
     let Some(ctx) = apps::load(deps, app_id).await? else {
         return Ok(Next::Done);

@@ -1,13 +1,15 @@
 //! One move of a deployment, as one unit of work: the deployment (only if nobody moved it
-//! meanwhile), its deadline tracker, the app's slot and pointer when it ends, and its events.
+//! meanwhile), its deadline tracker, the app's slot and pointer when it ends (with the
+//! deployment of a push kept while it held the slot), and its events.
 
 use std::time::Duration;
 
 use axhub_domain::{Deployment, Environment, Error};
 
-use super::{DEPLOY_QUEUE, Job};
+use crate::jobs::{DEPLOY_QUEUE, Job};
 
 use crate::state::apps::NewRelease;
+use crate::state::pending_pushes;
 use crate::state::trackers::Tracked;
 use crate::state::{Refused, UnitOfWork};
 use crate::{Deps, events};
@@ -60,6 +62,11 @@ pub(super) async fn commit(
             work.emit(events::pointer_moved_by_deployment(new, r.environment))?;
         }
         work.settle_app(new.app_id, finish.slot_held.then_some(new.id), release);
+        if finish.slot_held {
+            // A push kept while this deployment ran deploys once the slot is free.
+            let pending = pending_pushes::get(deps, new.app_id).await?;
+            work.hand_over_pending_push(new.app_id, pending.as_ref())?;
+        }
     }
     if finish.follow_up {
         let job = Job::Advance {

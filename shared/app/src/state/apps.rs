@@ -227,6 +227,11 @@ fn counter_is(name: &str, seen: u64) -> Cond {
     }
 }
 
+/// The condition that some change holds the app's in-progress slot.
+pub fn slot_held() -> Cond {
+    Cond::has(ACTIVE_CHANGE)
+}
+
 /// A release moved by a finished deployment: the counter it saw and where the pointer goes.
 #[derive(Debug, Clone, Copy)]
 pub struct NewRelease {

@@ -1,20 +1,17 @@
-//! Git connections, install state tokens and webhook deliveries.
+//! Git connections and install state tokens (webhook deliveries are in `deliveries`).
 //!
 //! - Connection: `APP#{id}` / `GIT`, findable by repository (GSI1 `REPO#{owner/repo,
 //!   lowercase}`) and by installation (GSI2 `GHINST#{id}`), both sorted by app id: how a push
 //!   finds its apps and an uninstall its connections.
 //! - Install state token: `GHSTATE#{sha256(token)}` / `GHSTATE` `{app_id, tenant_id, user_id,
 //!   ttl}`; only the hash is stored, and it is consumed by a conditional delete.
-//! - Webhook delivery: `GHDELIVERY#{id}` / `GHDELIVERY`, a claim (`state: processing`, short
-//!   `ttl`) while processed, then its outcome.
 
 use axhub_domain::{Error, GitConnection};
-use axhub_store::{Cond, Index, Item, Key, Query, StoreError, TxOp, Update};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use serde_json::{Value, json};
+use axhub_store::{Cond, Index, Item, Key, Query, TxOp, Update};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::codec::{bare, from_item, index, to_item};
+use super::codec::{from_item, index, to_item};
 use super::{Guard, UnitOfWork, app_pk};
 use crate::{Deps, store_error};
 
@@ -194,79 +191,4 @@ impl UnitOfWork {
             Some(Guard::StateToken),
         );
     }
-}
-
-// --- webhook deliveries ---------------------------------------------------------------------
-
-pub fn delivery_key(id: &str) -> Key {
-    Key::new(format!("GHDELIVERY#{id}"), "GHDELIVERY")
-}
-
-const PROCESSING: &str = "processing";
-
-/// Claims a delivery for processing until `now + claim_seconds`. `Err(first)` when it is
-/// claimed or done already: what the first processing recorded, if it finished.
-pub async fn claim_delivery<T: DeserializeOwned>(
-    deps: &Deps,
-    id: &str,
-    event: &str,
-    now: i64,
-    claim_seconds: i64,
-) -> Result<Result<(), Option<T>>, Error> {
-    let key = delivery_key(id);
-    let claim = bare(
-        &key,
-        [
-            ("event", json!(event)),
-            ("state", json!(PROCESSING)),
-            ("ttl", json!(now + claim_seconds)),
-        ],
-    );
-    match deps
-        .store
-        .put(claim, Some(Cond::absent_or_expired(now)))
-        .await
-    {
-        Ok(()) => Ok(Ok(())),
-        Err(StoreError::ConditionFailed) => {
-            let first = deps.store.get(&key).await.map_err(store_error)?;
-            let outcome = first
-                .and_then(|i| i.get("outcome").cloned())
-                .and_then(|o| serde_json::from_value(o).ok());
-            Ok(Err(outcome))
-        }
-        Err(e) => Err(store_error(e)),
-    }
-}
-
-/// Records what a delivery did, remembered until `expires_at` (epoch seconds).
-pub async fn record_delivery<T: Serialize>(
-    deps: &Deps,
-    id: &str,
-    event: &str,
-    outcome: &T,
-    expires_at: i64,
-) -> Result<(), Error> {
-    let item = bare(
-        &delivery_key(id),
-        [
-            ("event", json!(event)),
-            ("state", json!("done")),
-            (
-                "outcome",
-                serde_json::to_value(outcome).unwrap_or(Value::Null),
-            ),
-            ("ttl", json!(expires_at)),
-        ],
-    );
-    deps.store.put(item, None).await.map_err(store_error)
-}
-
-/// Releases a claim whose processing failed, so that a redelivery can try again.
-pub async fn release_delivery(deps: &Deps, id: &str) -> Result<(), Error> {
-    deps.store
-        .delete(&delivery_key(id), Some(Cond::eq("state", PROCESSING)))
-        .await
-        .map_err(store_error)?;
-    Ok(())
 }

@@ -13,10 +13,12 @@ pub mod app_env;
 pub mod apps;
 pub mod codec;
 pub mod credentials;
+pub mod deliveries;
 pub mod deployments;
 pub mod git;
 pub mod idempotency;
 pub mod outbox;
+pub mod pending_pushes;
 pub mod promotions;
 pub mod releases;
 pub mod reviews;
@@ -54,6 +56,10 @@ pub enum Guard {
     Connection,
     /// The promotion was started or moved since it was read.
     Promotion,
+    /// The webhook delivery is remembered already (a redelivery), or is gone.
+    Delivery,
+    /// The app's pending push changed since it was read, or a newer one is kept.
+    PendingPush,
 }
 
 /// Why a unit of work did not commit.

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use axhub_app::pipeline::{self, Job, Next};
+use axhub_app::jobs::{Job, Next};
 use axhub_app::state::{apps, promotions};
+use axhub_app::{pipeline, worker};
 use axhub_domain::{Environment, PromoteStatus};
 use axhub_ports::appdb::{AppDatabase, AppDbError, Ident, Literal, SchemaDescription, SchemaOp};
 use axhub_tests::*;
@@ -132,7 +133,7 @@ async fn promote_killed(kill: Kill) {
     };
     let mut killed = 0;
     for _ in 0..200 {
-        match pipeline::run(&s.app.deps, &job).await {
+        match worker::run(&s.app.deps, &job).await {
             Ok(Next::Done) => break,
             Ok(Next::Again(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
             Err(e) => {
@@ -148,7 +149,7 @@ async fn promote_killed(kill: Kill) {
         .unwrap();
     assert_eq!(p.status, PromoteStatus::Promoted, "{kill:?}: {p:?}");
     // A redelivery after the end does nothing.
-    assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
+    assert_eq!(worker::run(&s.app.deps, &job).await.unwrap(), Next::Done);
     let db = s.app.deps.app_db().unwrap();
     assert_eq!(
         db.applied_through(w.app, Environment::Production)
@@ -247,7 +248,7 @@ async fn promotion_retry_refuses_what_it_must_and_reruns_a_failed_one() {
         request_id: request,
     };
     for _ in 0..100 {
-        if pipeline::run(&s.app.deps, &job).await.unwrap() == Next::Done {
+        if worker::run(&s.app.deps, &job).await.unwrap() == Next::Done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -276,7 +277,7 @@ async fn promotion_retry_refuses_what_it_must_and_reruns_a_failed_one() {
         .unwrap();
     assert_eq!((p.status, p.attempt), (PromoteStatus::Promoting, 2));
     for _ in 0..100 {
-        if pipeline::run(&s.app.deps, &job).await.unwrap() == Next::Done {
+        if worker::run(&s.app.deps, &job).await.unwrap() == Next::Done {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -354,7 +355,7 @@ async fn a_stuck_promotion_blocks_staging_off_until_retried_or_reaped_past_its_d
     let job = Job::Promote {
         request_id: request,
     };
-    assert_eq!(pipeline::run(&s.app.deps, &job).await.unwrap(), Next::Done);
+    assert_eq!(worker::run(&s.app.deps, &job).await.unwrap(), Next::Done);
     let r = s
         .app
         .call(Method::DELETE, &staging, Some(&w.owner), Some(off))
