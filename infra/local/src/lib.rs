@@ -1,5 +1,7 @@
 //! axhub-local: every endpoint group of axhub-deploy in one process, on SQLite.
 
+pub mod admin;
+pub mod admin_http;
 pub mod background;
 pub mod demo;
 pub mod events;
@@ -36,13 +38,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ])
 }
 
-/// Every group's routes on one router, and the local-only GitHub token route; each request
-/// has `serve::LIMITS.request` to be handled.
-pub fn router(state: AppState) -> Router {
+/// Every group's routes on one router, and the local-only routes (GitHub user tokens, events,
+/// the operator's admin actions, whose tokens `jwt_secret` signs); each request has
+/// `serve::LIMITS.request` to be handled.
+pub fn router(state: AppState, jwt_secret: &[u8]) -> Router {
     let routes = groups()
         .into_router()
         .merge(github::routes())
-        .merge(events::routes());
+        .merge(events::routes())
+        .merge(admin_http::routes(jwt_secret.to_vec()));
     axhub_http::finish(serve::with_deadline(routes, serve::LIMITS.request), state)
 }
 

@@ -13,7 +13,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 )]
 struct Args {
     /// Where state lives (kept across restarts).
-    #[arg(long, env = "AXHUB_DATA_DIR", default_value = "data")]
+    #[arg(long, env = "AXHUB_DATA_DIR", default_value = "data", global = true)]
     data_dir: PathBuf,
     /// Port on 127.0.0.1; 0 picks a free one.
     #[arg(long, env = "AXHUB_PORT", default_value_t = 8080)]
@@ -25,7 +25,7 @@ struct Args {
     #[arg(long)]
     demo: bool,
     /// HS256 secret for bearer tokens (default: one kept in the data directory).
-    #[arg(long, env = "AXHUB_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "AXHUB_JWT_SECRET", hide_env_values = true, global = true)]
     jwt_secret: Option<String>,
     /// How long a simulated build takes, in milliseconds.
     #[arg(long, env = "AXHUB_SIM_BUILD_MS", default_value_t = 3000)]
@@ -39,6 +39,15 @@ struct Args {
     app_db_url: Option<String>,
     #[command(flatten)]
     github: axhub_local::github::GitHubArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Add tenants, members and apps, mint tokens (on the data directory; prints JSON).
+    #[command(subcommand)]
+    Admin(axhub_local::admin::Action),
 }
 
 #[tokio::main]
@@ -63,6 +72,13 @@ async fn main() -> anyhow::Result<()> {
         &args.github,
         app_db,
     )?;
+    if let Some(Command::Admin(action)) = args.command {
+        let out = axhub_local::admin::run(&local.state.deps, &local.jwt_secret, action)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code.as_str(), e.message))?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
     // From here on a stop is graceful (until here, nothing was in flight to lose).
     let mut signals = Signals::new()?;
@@ -92,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let tasks =
         axhub_local::background::spawn(local.state.deps.clone(), &local.background, stop_rx);
-    let app = axhub_local::router(local.state.clone());
+    let app = axhub_local::router(local.state.clone(), &local.jwt_secret);
     let stop = async move {
         let name = signals.recv().await;
         tracing::info!(

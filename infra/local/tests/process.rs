@@ -318,3 +318,103 @@ fn sigterm_finishes_the_request_in_flight_and_exits_0() {
     assert_eq!(exit.code(), Some(0), "{}", read(&running.log));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// The operator's actions over HTTP: a platform admin adds a tenant, a member and an app and
+/// mints the member a token that works; anyone else is refused, and bad input is 400 naming
+/// the field.
+#[test]
+fn the_admin_routes_are_the_platform_admins_and_their_token_works() {
+    let root = scratch("admin-http");
+    let running = start(&root, &["--demo"]);
+    let demo: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/demo.json")).unwrap()).unwrap();
+    let token = |who: &str| demo["users"][who]["token"].as_str().unwrap().to_owned();
+    let (root_token, tenant_admin) = (token("platform_admin"), token("admin"));
+    let call = |method: &str, path: &str, token: &str, body: &str| {
+        let (status, reply) = response(send(running.addr, method, path, token, body));
+        let json = reply
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        (status, json)
+    };
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+
+    let (status, _) = call(
+        "POST",
+        "/local/admin/tenants",
+        &tenant_admin,
+        r#"{"slug":"acme"}"#,
+    );
+    assert_eq!(status, 403, "a tenant admin is no platform admin");
+    let (status, reply) = call(
+        "POST",
+        "/local/admin/tenants",
+        &root_token,
+        r#"{"slug":"Not Ok"}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(
+        json(&reply)["error"]["fields"][0]["name"],
+        "slug",
+        "{reply}"
+    );
+
+    let (status, reply) = call(
+        "POST",
+        "/local/admin/tenants",
+        &root_token,
+        r#"{"slug":"acme"}"#,
+    );
+    assert_eq!(status, 200, "{reply}");
+    let tenant = json(&reply)["tenant_id"].as_str().unwrap().to_owned();
+    let member = format!(r#"{{"tenant":"{tenant}","user":"carol","role":"admin"}}"#);
+    assert_eq!(
+        call("POST", "/local/admin/members", &root_token, &member).0,
+        200
+    );
+    let app = format!(
+        r#"{{"tenant":"{tenant}","slug":"shop","subdomain":"shop","owner":"carol","repo":"acme/shop"}}"#
+    );
+    let (status, reply) = call("POST", "/local/admin/apps", &root_token, &app);
+    assert_eq!(status, 200, "{reply}");
+    let app_id = json(&reply)["app_id"].as_str().unwrap().to_owned();
+    let (_, reply) = call(
+        "POST",
+        "/local/admin/tokens",
+        &root_token,
+        r#"{"user":"carol"}"#,
+    );
+    let carol = json(&reply)["token"].as_str().unwrap().to_owned();
+
+    let deploy = format!("/api/v1/apps/{app_id}/deployments");
+    let body = r#"{"commit_sha":"0123456789abcdef0123456789abcdef01234567"}"#;
+    let (status, reply) = call("POST", &deploy, &carol, body);
+    assert_eq!(status, 202, "{reply}");
+
+    let (status, reply) = call(
+        "POST",
+        "/local/admin/pats",
+        &root_token,
+        r#"{"user":"carol"}"#,
+    );
+    assert_eq!(status, 200, "{reply}");
+    let id = json(&reply)["id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        "DELETE",
+        &format!("/local/admin/pats/{id}"),
+        &tenant_admin,
+        "",
+    );
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        "DELETE",
+        &format!("/local/admin/pats/{id}"),
+        &root_token,
+        "",
+    );
+    assert_eq!(status, 200);
+    stop(running);
+    std::fs::remove_dir_all(&root).unwrap();
+}

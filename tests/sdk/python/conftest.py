@@ -100,6 +100,20 @@ class _Server:
             f"healthz={healthy})\n" + self.diagnostics()
         )
 
+    def wait_listening(self, timeout: float) -> str:
+        """Wait until the server answers /healthz (no demo.json expected); its base URL."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"axhub-local exited early with code {self.proc.returncode}\n"
+                    + self.diagnostics()
+                )
+            if self._listening.is_set() and _healthz_ok(self.base_url):
+                return self.base_url
+            time.sleep(0.1)
+        raise RuntimeError(f"axhub-local not listening within {timeout:.0f}s\n" + self.diagnostics())
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -156,6 +170,43 @@ def local_demo(tmp_path_factory, *extra_args: str):
         )
         data["data_dir"] = str(data_dir)
         yield data
+    finally:
+        server.stop()
+
+
+def local_bin_checked() -> Path:
+    """The axhub-local binary, or the test fails saying how to build it."""
+    binary = _local_bin()
+    if not binary.is_file() or not os.access(binary, os.X_OK):
+        pytest.fail(
+            f"axhub-local binary not found or not executable at {binary}. "
+            "Build it with `cargo build -p axhub-local` or point AXHUB_LOCAL_BIN at it.",
+            pytrace=False,
+        )
+    return binary
+
+
+@contextlib.contextmanager
+def local_server(data_dir: Path):
+    """Start `axhub-local` (no demo) on `data_dir`, yield its base URL, stop it."""
+    binary = local_bin_checked()
+    stderr_path = data_dir.parent / (data_dir.name + ".stderr.log")
+    with open(stderr_path, "wb") as stderr_file:
+        proc = subprocess.Popen(
+            [str(binary), "--data-dir", str(data_dir), "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
+            cwd=str(REPO_ROOT),
+        )
+    server = _Server(proc, data_dir, stderr_path)
+    try:
+        try:
+            base_url = server.wait_listening(STARTUP_TIMEOUT_S)
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield base_url
     finally:
         server.stop()
 

@@ -79,17 +79,21 @@ pub(super) async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Gh {
         .unwrap(),
     );
     let clock = Arc::new(ShiftClock::default());
+    // Builds and rollouts that end at once, for the jobs `work_all` runs; the sim is the
+    // registry the pipeline pins images in, and mints the builds' push credentials.
+    let sim = Arc::new(axhub_simcluster::SimCluster::new(
+        axhub_simcluster::SimConfig {
+            build_time: Duration::ZERO,
+            rollout_time: Duration::ZERO,
+        },
+    ));
     let deps = Arc::new(
         Deps::new(store, b"cursor-secret")
             .with_github(client.clone())
             .with_clock(clock.clone())
-            // Builds and rollouts that end at once, for the jobs `work_all` runs.
-            .with_cluster(Arc::new(axhub_simcluster::SimCluster::new(
-                axhub_simcluster::SimConfig {
-                    build_time: Duration::ZERO,
-                    rollout_time: Duration::ZERO,
-                },
-            ))),
+            .with_cluster(sim.clone())
+            .with_registry(sim.clone())
+            .with_push_credentials(sim),
     );
     let auth = test_auth(&deps);
     let routes = deployments_fn::routes()
