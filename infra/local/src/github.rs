@@ -2,7 +2,8 @@
 //! local-only route that keeps the caller's own GitHub OAuth tokens (in production the
 //! identity service stores them when a user signs in with GitHub).
 //!
-//! Without `--github-app-id` every GitHub operation answers 503 `backend_unimplemented`.
+//! Without `--github-app-id`, `--demo` (or `--sim-github`) uses the simulated GitHub
+//! (`crate::simgithub`); otherwise every GitHub operation answers 503 `backend_unimplemented`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -8,6 +8,7 @@ pub mod events;
 pub mod files;
 pub mod github;
 pub mod serve;
+pub mod simgithub;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,12 +42,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Every group's routes on one router, and the local-only routes (GitHub user tokens, events,
 /// the operator's admin actions, whose tokens `jwt_secret` signs); each request has
 /// `serve::LIMITS.request` to be handled.
-pub fn router(state: AppState, jwt_secret: &[u8]) -> Router {
-    let routes = groups()
+pub fn router(
+    state: AppState,
+    jwt_secret: &[u8],
+    sim_github: Option<simgithub::SimGitHubSetup>,
+) -> Router {
+    let mut routes = groups()
         .into_router()
         .merge(github::routes())
         .merge(events::routes())
         .merge(admin_http::routes(jwt_secret.to_vec()));
+    if let Some(setup) = sim_github {
+        routes = routes.merge(simgithub::routes(setup));
+    }
     axhub_http::finish(serve::with_deadline(routes, serve::LIMITS.request), state)
 }
 
@@ -56,6 +64,8 @@ pub struct Local {
     pub jwt_secret: Vec<u8>,
     pub data_dir: PathBuf,
     pub background: background::Background,
+    /// The simulated GitHub, when it is the one in use.
+    pub sim_github: Option<simgithub::SimGitHubSetup>,
 }
 
 /// The apps' databases: PostgreSQL at `url` (`--app-db-url`), or by default one SQLite file
@@ -78,13 +88,15 @@ pub async fn app_db(
 /// RFC 7518 §3.2 asks for at least the hash's 256 bits.
 const MIN_JWT_SECRET: usize = 32;
 
-/// Opens the data directory (creating it) and builds the shared state.
+/// Opens the data directory (creating it) and builds the shared state. With `sim_github_at`
+/// (this process's base URL) and no GitHub App configured, GitHub is the simulated one.
 pub fn open(
     data_dir: &Path,
     jwt_secret: Option<&str>,
     sim: axhub_simcluster::SimConfig,
     github: &github::GitHubArgs,
     app_db: Arc<dyn axhub_ports::AppDatabase>,
+    sim_github_at: Option<&str>,
 ) -> anyhow::Result<Local> {
     files::data_dir(data_dir)?;
     let store = SqliteStore::open(&data_dir.join("axhub.db"))
@@ -100,8 +112,13 @@ pub fn open(
     let cursor_secret =
         files::persistent_secret(data_dir, "cursor-secret", "every page cursor handed out")?;
     let mut deps = Deps::new(Arc::new(store.clone()), &cursor_secret).with_app_db(app_db);
+    let mut sim_github = None;
     if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
         deps = deps.with_github(gh);
+    } else if let Some(base_url) = sim_github_at {
+        let (gh, setup) = simgithub::client(data_dir, Arc::new(store.clone()), base_url)?;
+        deps = deps.with_github(gh);
+        sim_github = Some(setup);
     }
     let (deps, background) = background::wire(deps, store.clone(), data_dir, sim)?;
     let deps = Arc::new(deps);
@@ -123,5 +140,6 @@ pub fn open(
         jwt_secret,
         data_dir: data_dir.to_owned(),
         background,
+        sim_github,
     })
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Parser;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -39,6 +40,9 @@ struct Args {
     app_db_url: Option<String>,
     #[command(flatten)]
     github: axhub_local::github::GitHubArgs,
+    /// Use the simulated GitHub (on by default with --demo; never with --github-app-id).
+    #[arg(long, env = "AXHUB_SIM_GITHUB")]
+    sim_github: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -65,12 +69,24 @@ async fn main() -> anyhow::Result<()> {
     };
     axhub_local::files::data_dir(&args.data_dir)?;
     let app_db = axhub_local::app_db(&args.data_dir, args.app_db_url.as_deref()).await?;
+    // Bound first: the simulated GitHub is reached at this process's own address.
+    let listener = match &args.command {
+        Some(_) => None,
+        None => Some(tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?),
+    };
+    let base_url = match &listener {
+        Some(l) => format!("http://{}", l.local_addr()?),
+        None => String::new(),
+    };
+    let sim_github =
+        listener.is_some() && (args.sim_github || args.demo) && args.github.github_app_id.is_none();
     let local = axhub_local::open(
         &args.data_dir,
         args.jwt_secret.as_deref(),
         sim,
         &args.github,
         app_db,
+        sim_github.then_some(base_url.as_str()),
     )?;
     if let Some(Command::Admin(action)) = args.command {
         let out = axhub_local::admin::run(&local.state.deps, &local.jwt_secret, action)
@@ -79,11 +95,9 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
+    let listener = listener.context("no listener")?;
     // From here on a stop is graceful (until here, nothing was in flight to lose).
     let mut signals = Signals::new()?;
-    let addr = listener.local_addr()?;
-    let base_url = format!("http://{addr}");
     if args.demo {
         let demo = axhub_local::demo::seed(
             &local.state.deps,
@@ -103,12 +117,24 @@ async fn main() -> anyhow::Result<()> {
             "  written to {}",
             local.data_dir.join("demo.json").display()
         );
+        if let Some(setup) = &local.sim_github {
+            let people: Vec<&str> = demo.users.values().map(|u| u.user_id.as_str()).collect();
+            axhub_local::simgithub::seed_demo(setup, &local.state.deps, &people).await?;
+            println!(
+                "  GitHub: simulated at {base_url}{}",
+                axhub_simgithub::API_PREFIX
+            );
+        }
     }
     println!("axhub-local listening on {base_url}");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let tasks =
         axhub_local::background::spawn(local.state.deps.clone(), &local.background, stop_rx);
-    let app = axhub_local::router(local.state.clone(), &local.jwt_secret);
+    let app = axhub_local::router(
+        local.state.clone(),
+        &local.jwt_secret,
+        local.sim_github.clone(),
+    );
     let stop = async move {
         let name = signals.recv().await;
         tracing::info!(

@@ -231,7 +231,7 @@ async fn every_function_serves_the_whole_document() {
         ("github-webhook", github_webhook_fn::router(state(&t))),
         (
             "axhub-local",
-            axhub_local::router(state(&t), b"edge-test-jwt-secret-of-32-bytes!!"),
+            axhub_local::router(state(&t), b"edge-test-jwt-secret-of-32-bytes!!", None),
         ),
     ];
     let whole: Value = serde_json::from_str(DOCUMENT).unwrap();
@@ -276,7 +276,7 @@ async fn the_routes_and_the_operations_are_the_same_list() {
     assert_eq!(served, documented);
     // And each table entry is routed for its method (a table that lied would 405 or 404).
     let t = sqlite_app().await;
-    let router = axhub_local::router(state(&t), b"edge-test-jwt-secret-of-32-bytes!!");
+    let router = axhub_local::router(state(&t), b"edge-test-jwt-secret-of-32-bytes!!", None);
     for (method, path) in groups.table() {
         let uri = path
             .replace("{installationID}", "1")

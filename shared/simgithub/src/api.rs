@@ -1,0 +1,239 @@
+//! The REST endpoints of the simulated GitHub, as GitHub answers them (only the fields the
+//! adapter reads, and a few a person would expect to see).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::model::{Repository, World};
+use crate::{API_PREFIX, APP_ID, APP_PUBLIC_KEY_PEM, SimGitHub};
+
+/// The sim's routes, under [`API_PREFIX`], for any router state.
+pub fn router<S: Clone + Send + Sync + 'static>(sim: SimGitHub) -> Router<S> {
+    let api = Router::new()
+        .route(
+            "/app/installations/{installation}/access_tokens",
+            post(installation_token),
+        )
+        .route("/user", get(user))
+        .route("/user/memberships/orgs", get(memberships))
+        .route("/user/installations", get(installations))
+        .route(
+            "/user/installations/{installation}/repositories",
+            get(installation_repositories),
+        )
+        .route("/repos/{owner}/{repo}", get(repository))
+        .route("/repos/{owner}/{repo}/branches/{branch}", get(branch))
+        .with_state(sim);
+    Router::new().nest(API_PREFIX, api)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("token "))?;
+    Some(token.trim().to_owned())
+}
+
+/// GitHub's error body.
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({"message": message, "documentation_url": "https://docs.github.com/rest"})),
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    error(StatusCode::UNAUTHORIZED, "Bad credentials")
+}
+
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// The App JWT of `Authorization`, checked as GitHub checks it: RS256 with the App's key, the
+/// App's id as issuer, not expired.
+fn app_jwt_ok(headers: &HeaderMap) -> bool {
+    let Some(jwt) = bearer(headers) else {
+        return false;
+    };
+    let Ok(key) = jsonwebtoken::DecodingKey::from_rsa_pem(APP_PUBLIC_KEY_PEM.as_bytes()) else {
+        return false;
+    };
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[APP_ID]);
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    jsonwebtoken::decode::<Value>(&jwt, &key, &validation).is_ok()
+}
+
+#[derive(Deserialize, Default)]
+struct TokenRequest {
+    #[serde(default)]
+    repositories: Option<Vec<String>>,
+}
+
+async fn installation_token(
+    State(sim): State<SimGitHub>,
+    Path(installation): Path<i64>,
+    headers: HeaderMap,
+    body: Option<Json<TokenRequest>>,
+) -> Response {
+    if !app_jwt_ok(&headers) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        );
+    }
+    let repositories = body.and_then(|Json(b)| b.repositories);
+    sim.with(|w| {
+        if !w.installations.contains_key(&installation) {
+            return not_found();
+        }
+        // A token for repositories outside the installation is refused, as GitHub does.
+        if let Some(only) = &repositories {
+            let held = w.installation_repos(installation);
+            let unknown = only
+                .iter()
+                .any(|r| !held.iter().any(|h| h.name() == r || h.full_name == *r));
+            if unknown {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "There is at least one repository that does not exist or is not accessible to the parent installation.",
+                );
+            }
+        }
+        let token = w.issue_installation_token(installation, repositories);
+        let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let expires_at = expires
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        (
+            StatusCode::CREATED,
+            Json(json!({"token": token, "expires_at": expires_at})),
+        )
+            .into_response()
+    })
+}
+
+/// The login of the user token of `headers`.
+fn user_of(w: &World, headers: &HeaderMap) -> Option<String> {
+    w.user_tokens.get(&bearer(headers)?).cloned()
+}
+
+async fn user(State(sim): State<SimGitHub>, headers: HeaderMap) -> Response {
+    sim.with(
+        |w| match user_of(w, &headers).and_then(|l| w.accounts.get(&l)) {
+            Some(account) => Json(json!(account)).into_response(),
+            None => unauthorized(),
+        },
+    )
+}
+
+async fn memberships(State(sim): State<SimGitHub>, headers: HeaderMap) -> Response {
+    sim.with(|w| {
+        let Some(login) = user_of(w, &headers) else {
+            return unauthorized();
+        };
+        let orgs: Vec<Value> = w
+            .accounts
+            .values()
+            .filter(|a| a.members.contains(&login))
+            .map(|org| json!({"state": "active", "role": "member", "organization": org}))
+            .collect();
+        Json(json!(orgs)).into_response()
+    })
+}
+
+async fn installations(State(sim): State<SimGitHub>, headers: HeaderMap) -> Response {
+    sim.with(|w| {
+        let Some(login) = user_of(w, &headers) else {
+            return unauthorized();
+        };
+        let list: Vec<Value> = w
+            .installations_of(&login)
+            .into_iter()
+            .map(|(id, account)| json!({"id": id, "account": account, "app_slug": crate::APP_SLUG}))
+            .collect();
+        Json(json!({"total_count": list.len(), "installations": list})).into_response()
+    })
+}
+
+fn repository_json(r: &Repository) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name(),
+        "full_name": r.full_name,
+        "private": r.private,
+        "default_branch": r.default_branch,
+        "html_url": format!("https://github.example/{}", r.full_name),
+        "owner": {"login": r.owner()},
+    })
+}
+
+async fn installation_repositories(
+    State(sim): State<SimGitHub>,
+    Path(installation): Path<i64>,
+    headers: HeaderMap,
+) -> Response {
+    sim.with(|w| {
+        let Some(login) = user_of(w, &headers) else {
+            return unauthorized();
+        };
+        if !w
+            .installations_of(&login)
+            .iter()
+            .any(|(id, _)| *id == installation)
+        {
+            return not_found();
+        }
+        let repos: Vec<Value> = w
+            .installation_repos(installation)
+            .iter()
+            .map(repository_json)
+            .collect();
+        Json(json!({"total_count": repos.len(), "repositories": repos})).into_response()
+    })
+}
+
+async fn repository(
+    State(sim): State<SimGitHub>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let full_name = format!("{owner}/{repo}");
+    sim.with(|w| {
+        let Some(token) = bearer(&headers) else {
+            return unauthorized();
+        };
+        match w.repos.get(&full_name) {
+            Some(r) if w.can_read(&token, &full_name) => Json(repository_json(r)).into_response(),
+            _ => not_found(),
+        }
+    })
+}
+
+async fn branch(
+    State(sim): State<SimGitHub>,
+    Path((owner, repo, branch)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let full_name = format!("{owner}/{repo}");
+    sim.with(|w| {
+        let Some(token) = bearer(&headers) else {
+            return unauthorized();
+        };
+        if !w.can_read(&token, &full_name) {
+            return not_found();
+        }
+        match w.head(&full_name, &branch) {
+            Some(sha) => Json(json!({"name": branch, "commit": {"sha": sha}})).into_response(),
+            None => error(StatusCode::NOT_FOUND, "Branch not found"),
+        }
+    })
+}

@@ -1,0 +1,104 @@
+//! A simulated GitHub for axhub-local and tests: a GitHub App with installations, people with
+//! user tokens, organisations, repositories with branches and commits, served as the REST
+//! endpoints the GitHub adapter (`axhub_github::GitHubClient`) calls, under one base URL. The
+//! adapter is pointed at it through its base URLs, so the code that runs against github.com
+//! is the code the demo exercises.
+//!
+//! What it serves (paths below [`API_PREFIX`]): `POST /app/installations/{id}/access_tokens`
+//! (App JWT, RS256, checked against the sim App's key), `GET /user`,
+//! `GET /user/memberships/orgs`, `GET /user/installations`,
+//! `GET /user/installations/{id}/repositories`, `GET /repos/{owner}/{repo}`,
+//! `GET /repos/{owner}/{repo}/branches/{branch}`. A token that is not one the sim issued is
+//! 401; a repository the token cannot read is 404, as GitHub answers.
+//!
+//! The sim App's private key ([`APP_PRIVATE_KEY_PEM`]) is committed on purpose: it signs
+//! nothing but requests to this simulation and opens nothing real.
+
+mod api;
+mod model;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+pub use api::router;
+pub use model::{Account, Repository};
+
+/// Where the REST API is served, below the process's base URL.
+pub const API_PREFIX: &str = "/sim/github/api";
+/// Where GitHub's web pages are simulated (the App's install screen).
+pub const WEB_PREFIX: &str = "/sim/github/web";
+
+/// The simulated App's key: the adapter signs its App JWTs with it.
+pub const APP_PRIVATE_KEY_PEM: &str = include_str!("sim-app-key.pem");
+const APP_PUBLIC_KEY_PEM: &str = include_str!("sim-app-key.pub.pem");
+/// The simulated App's id (the `iss` of its JWTs) and slug.
+pub const APP_ID: &str = "424242";
+pub const APP_SLUG: &str = "axhub-sim";
+
+/// The simulated GitHub; clones share one state.
+#[derive(Clone, Default)]
+pub struct SimGitHub {
+    state: Arc<Mutex<model::World>>,
+}
+
+impl SimGitHub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut model::World) -> T) -> T {
+        let mut world = match self.state.lock() {
+            Ok(w) => w,
+            // A panic while holding the lock left the world as it was mid-change; the sim
+            // carries on with it rather than failing every request after.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut world)
+    }
+
+    /// Adds a person (`User` account) and returns the user token they sign in with.
+    pub fn add_user(&self, login: &str) -> String {
+        self.with(|w| w.add_user(login))
+    }
+
+    /// Adds an organisation with these members.
+    pub fn add_org(&self, login: &str, members: &[&str]) {
+        self.with(|w| w.add_org(login, members))
+    }
+
+    /// Installs the App on an account; the installation id.
+    pub fn install(&self, account: &str) -> i64 {
+        self.with(|w| w.install(account))
+    }
+
+    /// Creates a repository with one commit on `branch` (its default); its head commit.
+    pub fn add_repo(&self, full_name: &str, branch: &str, private: bool) -> String {
+        self.with(|w| w.add_repo(full_name, branch, private))
+    }
+
+    /// Makes a commit on `branch` of `full_name` (creating the branch from the default
+    /// branch's head if needed); the new head, or None if there is no such repository.
+    pub fn commit(&self, full_name: &str, branch: &str, message: &str) -> Option<String> {
+        self.with(|w| w.commit(full_name, branch, message))
+    }
+
+    /// The head commit of a branch.
+    pub fn head(&self, full_name: &str, branch: &str) -> Option<String> {
+        self.with(|w| w.head(full_name, branch))
+    }
+
+    /// The account (and installation) a repository belongs to: what a push webhook names.
+    pub fn repository(&self, full_name: &str) -> Option<(Repository, Option<i64>)> {
+        self.with(|w| w.repository(full_name))
+    }
+
+    /// The login a user token belongs to.
+    pub fn login_of(&self, user_token: &str) -> Option<String> {
+        self.with(|w| w.user_tokens.get(user_token).cloned())
+    }
+
+    /// Every account the sim knows, by login.
+    pub fn accounts(&self) -> BTreeMap<String, Account> {
+        self.with(|w| w.accounts.clone())
+    }
+}
