@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: starts moto (DynamoDB, SQS stand-in) for the adapter
 # conformance suites, lints template.yaml (cfn-lint, sam validate), runs every Rust test, then
-# drives axhub-local with the official Python SDK. Needs only cargo and python3; installs
-# moto, the linters and the SDK into virtualenvs under target/. (CI also builds every
-# function for Lambda first: infra/build-lambdas.sh.)
+# drives axhub-local with the official Python SDK (and its GitHub setup page with headless
+# Chromium). Needs cargo, python3, and Debian's chromium and chromium-driver (.ci/run installs
+# them); installs moto, the linters, the SDK and selenium into virtualenvs under target/. (CI
+# also builds every function for Lambda first: infra/build-lambdas.sh.)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

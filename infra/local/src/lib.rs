@@ -8,6 +8,7 @@ pub mod events;
 pub mod files;
 pub mod github;
 pub mod serve;
+pub mod setup_page;
 pub mod simgithub;
 
 use std::path::{Path, PathBuf};
@@ -51,7 +52,8 @@ pub fn router(
         .into_router()
         .merge(github::routes())
         .merge(events::routes())
-        .merge(admin_http::routes(jwt_secret.to_vec()));
+        .merge(admin_http::routes(jwt_secret.to_vec()))
+        .merge(setup_page::routes());
     if let Some(setup) = sim_github {
         routes = routes.merge(simgithub::routes(setup));
     }

@@ -63,8 +63,10 @@ pub fn client(
         Arc::new(axhub_app::state::credentials::StoredCredentials::new(store)),
     )
     .context("the simulated GitHub's client")?;
+    let sim = SimGitHub::new();
+    sim.set_setup_url(&format!("{base_url}/local/github/setup"));
     let setup = SimGitHubSetup {
-        sim: SimGitHub::new(),
+        sim,
         webhook_secret: hex::encode(&webhook_secret).into_bytes(),
         base_url: base_url.to_owned(),
     };

@@ -8,7 +8,8 @@
 //! (App JWT, RS256, checked against the sim App's key), `GET /user`,
 //! `GET /user/memberships/orgs`, `GET /user/installations`,
 //! `GET /user/installations/{id}/repositories`, `GET /repos/{owner}/{repo}`,
-//! `GET /repos/{owner}/{repo}/branches/{branch}`. A token that is not one the sim issued is
+//! `GET /repos/{owner}/{repo}/branches/{branch}`; and below [`WEB_PREFIX`] the App's install
+//! screen, which installs on the account chosen and redirects to the App's Setup URL. A token that is not one the sim issued is
 //! 401; a repository the token cannot read is 404, as GitHub answers.
 //!
 //! The sim App's private key ([`APP_PRIVATE_KEY_PEM`]) is committed on purpose: it signs
@@ -16,11 +17,15 @@
 
 mod api;
 mod model;
+mod web;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-pub use api::router;
+/// The sim's REST API and web pages, for any router state.
+pub fn router<S: Clone + Send + Sync + 'static>(sim: SimGitHub) -> axum::Router<S> {
+    api::router(sim.clone()).merge(web::router(sim))
+}
 pub use model::{Account, Repository};
 
 /// Where the REST API is served, below the process's base URL.
@@ -95,6 +100,15 @@ impl SimGitHub {
     /// The login a user token belongs to.
     pub fn login_of(&self, user_token: &str) -> Option<String> {
         self.with(|w| w.user_tokens.get(user_token).cloned())
+    }
+
+    /// Where the install screen sends the browser after an install (the App's Setup URL).
+    pub fn set_setup_url(&self, url: &str) {
+        self.with(|w| w.setup_url = Some(url.to_owned()))
+    }
+
+    pub fn setup_url(&self) -> Option<String> {
+        self.with(|w| w.setup_url.clone())
     }
 
     /// Every account the sim knows, by login.

@@ -54,6 +54,8 @@ pub(crate) struct World {
     pub repos: BTreeMap<String, Repository>,
     pub user_tokens: BTreeMap<String, String>,
     pub installation_tokens: BTreeMap<String, InstallationToken>,
+    /// The App's Setup URL.
+    pub setup_url: Option<String>,
     next_id: i64,
     commits: u64,
 }
