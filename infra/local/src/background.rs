@@ -25,12 +25,14 @@ pub struct Background {
     pub sim: Option<Arc<SimCluster>>,
 }
 
-/// Adds the background ports to `deps`: publisher (queue + bus) and cluster.
+/// Adds the background ports to `deps`: publisher (queue + bus) and cluster: the real one of
+/// `kube` (`--kubeconfig`), else the simulated one.
 pub fn wire(
     deps: Deps,
     store: SqliteStore,
     data_dir: &Path,
     sim: SimConfig,
+    kube: Option<crate::kube::KubeTarget>,
 ) -> anyhow::Result<(Deps, Background)> {
     let queue: Arc<dyn Queue> = Arc::new(
         SqliteQueue::open(&data_dir.join("axhub.db"), DEPLOY_QUEUE, MAX_RECEIVES)
@@ -42,23 +44,39 @@ pub fn wire(
         .build_time
         .min(sim.rollout_time)
         .min(Duration::from_secs(1));
-    let cluster = Arc::new(SimCluster::new(sim));
-    let deps = deps
-        .with_publisher(Arc::new(publisher))
-        .with_cluster(cluster.clone())
-        .with_registry(cluster.clone())
-        .with_push_credentials(cluster.clone())
-        .with_pipeline(PipelineConfig {
-            poll,
-            ..PipelineConfig::default()
-        });
+    let deps = deps.with_publisher(Arc::new(publisher));
+    let (deps, sim) = match kube {
+        Some(k) => {
+            let deps = deps
+                .with_cluster(k.cluster)
+                .with_registry(k.registry)
+                .with_push_credentials(k.push_credentials)
+                .with_pipeline(PipelineConfig {
+                    registry: k.registry_base,
+                    ..PipelineConfig::default()
+                });
+            (deps, None)
+        }
+        None => {
+            let cluster = Arc::new(SimCluster::new(sim));
+            let deps = deps
+                .with_cluster(cluster.clone())
+                .with_registry(cluster.clone())
+                .with_push_credentials(cluster.clone())
+                .with_pipeline(PipelineConfig {
+                    poll,
+                    ..PipelineConfig::default()
+                });
+            (deps, Some(cluster))
+        }
+    };
     Ok((
         deps,
         Background {
             queue,
             store,
             bus,
-            sim: Some(cluster),
+            sim,
         },
     ))
 }

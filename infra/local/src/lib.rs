@@ -7,6 +7,7 @@ pub mod demo;
 pub mod events;
 pub mod files;
 pub mod github;
+pub mod kube;
 pub mod serve;
 pub mod setup_page;
 pub mod simgithub;
@@ -99,6 +100,7 @@ pub fn open(
     github: &github::GitHubArgs,
     app_db: Arc<dyn axhub_ports::AppDatabase>,
     sim_github_at: Option<&str>,
+    kube: Option<kube::KubeTarget>,
 ) -> anyhow::Result<Local> {
     files::data_dir(data_dir)?;
     let store = SqliteStore::open(&data_dir.join("axhub.db"))
@@ -122,7 +124,7 @@ pub fn open(
         deps = deps.with_github(gh);
         sim_github = Some(setup);
     }
-    let (deps, background) = background::wire(deps, store.clone(), data_dir, sim)?;
+    let (deps, background) = background::wire(deps, store.clone(), data_dir, sim, kube)?;
     let deps = Arc::new(deps);
     let auth = Arc::new(Authenticator::new(
         AuthConfig {

@@ -40,6 +40,8 @@ struct Args {
     app_db_url: Option<String>,
     #[command(flatten)]
     github: axhub_local::github::GitHubArgs,
+    #[command(flatten)]
+    kube: axhub_local::kube::KubeArgs,
     /// Use the simulated GitHub (on by default with --demo; never with --github-app-id).
     #[arg(long, env = "AXHUB_SIM_GITHUB")]
     sim_github: bool,
@@ -80,6 +82,18 @@ async fn main() -> anyhow::Result<()> {
     };
     let sim_github =
         listener.is_some() && (args.sim_github || args.demo) && args.github.github_app_id.is_none();
+    let git_host = args
+        .github
+        .github_web_url
+        .split("://")
+        .nth(1)
+        .unwrap_or("github.com")
+        .trim_end_matches('/')
+        .to_owned();
+    let kube = match &args.command {
+        Some(_) => None,
+        None => args.kube.target(&git_host).await?,
+    };
     let local = axhub_local::open(
         &args.data_dir,
         args.jwt_secret.as_deref(),
@@ -87,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
         &args.github,
         app_db,
         sim_github.then_some(base_url.as_str()),
+        kube,
     )?;
     if let Some(Command::Admin(action)) = args.command {
         let out = axhub_local::admin::run(&local.state.deps, &local.jwt_secret, action)

@@ -33,6 +33,8 @@ fn command(data: &Path, log: &Path, args: &[&str]) -> Command {
         "AXHUB_TOKEN_KEY",
         "AXHUB_GITHUB_APP_ID",
         "AXHUB_BIND",
+        "AXHUB_KUBECONFIG",
+        "AXHUB_REGISTRY",
     ] {
         c.env_remove(var);
     }
@@ -415,6 +417,139 @@ fn the_admin_routes_are_the_platform_admins_and_their_token_works() {
         "",
     );
     assert_eq!(status, 200);
+    stop(running);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// `--kubeconfig`: a deployment of the demo app is built through the Kubernetes adapter on the
+/// cluster the kubeconfig names (here a mock API server): the tenant's build namespace is
+/// prepared, the build's Secret holds the operator's registry credential and the clone token
+/// the (simulated) GitHub minted for the one repository, and the kaniko Job is created there.
+#[test]
+fn with_a_kubeconfig_builds_run_on_that_cluster() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let api = rt.block_on(async {
+        let api = MockServer::start().await;
+        let not_found = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+        Mock::given(method("GET"))
+            .and(path_regex("^/apis/batch/v1/namespaces/[^/]+/jobs/[^/]+$"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(not_found))
+            .mount(&api)
+            .await;
+        let job = serde_json::json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "build-x", "namespace": "n", "uid": "6c1a2b3c-0000-4000-8000-000000000001"},
+            "status": {"active": 1}});
+        Mock::given(method("POST"))
+            .and(path_regex("/jobs$"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(job))
+            .mount(&api)
+            .await;
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&api)
+            .await;
+        api
+    });
+    let root = scratch("kubeconfig");
+    let kubeconfig = root.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: mock\n\
+             clusters: [{{name: mock, cluster: {{server: \"{}\"}}}}]\n\
+             users: [{{name: operator, user: {{token: operator-token}}}}]\n\
+             contexts: [{{name: mock, context: {{cluster: mock, user: operator}}}}]\n",
+            api.uri()
+        ),
+    )
+    .unwrap();
+    let auth = root.join("registry.json");
+    let registry_auth = r#"{"auths":{"registry.example:5000":{"auth":"b3A6cHc="}}}"#;
+    std::fs::write(&auth, registry_auth).unwrap();
+    let running = start(
+        &root,
+        &[
+            "--demo",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--registry",
+            "registry.example:5000/axhub",
+            "--registry-auth-file",
+            auth.to_str().unwrap(),
+            "--cluster-cidrs",
+            "10.0.0.0/16,172.20.0.0/16",
+        ],
+    );
+    let demo: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("data/demo.json")).unwrap()).unwrap();
+    let token = demo["users"]["owner"]["token"].as_str().unwrap();
+    let deploy = format!(
+        "/api/v1/apps/{}/deployments",
+        demo["app_id"].as_str().unwrap()
+    );
+    let body = r#"{"commit_sha":"0123456789abcdef0123456789abcdef01234567"}"#;
+    let (status, reply) = response(send(running.addr, "POST", &deploy, token, body));
+    assert_eq!(status, 202, "{reply}");
+
+    let tenant = demo["tenant_id"].as_str().unwrap().replace('-', "");
+    let namespace = format!("axhub-build-{tenant}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seen = loop {
+        let seen = rt.block_on(api.received_requests()).unwrap_or_default();
+        if seen.iter().any(|r| r.method.as_str() == "POST") {
+            break seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no Job created: {}",
+            read(&running.log)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let find = |verb: &str, part: &str| {
+        seen.iter()
+            .find(|r| r.method.as_str() == verb && r.url.path().contains(part))
+            .unwrap_or_else(|| panic!("no {verb} …{part}…"))
+    };
+    let ns = find("PATCH", &format!("/api/v1/namespaces/{namespace}"));
+    assert_eq!(ns.url.path(), format!("/api/v1/namespaces/{namespace}"));
+    find("PATCH", "/networkpolicies/axhub-default-deny");
+    let secret: serde_json::Value =
+        serde_json::from_slice(&find("PATCH", "/secrets/build-").body).unwrap();
+    use base64::Engine;
+    let b64 = |v: &serde_json::Value| {
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(b64(&secret["data"]["config.json"]), registry_auth);
+    assert!(
+        b64(&secret["data"]["git-password"]).starts_with("ghs_sim"),
+        "a clone token"
+    );
+    let job: serde_json::Value = serde_json::from_slice(&find("POST", "/jobs").body).unwrap();
+    assert_eq!(job["metadata"]["namespace"], namespace.as_str());
+    let args = job["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(
+        args.contains(&format!(
+            "--destination=registry.example:5000/axhub/{tenant}/hello:"
+        )),
+        "{args}"
+    );
+    assert!(
+        seen.iter().all(
+            |r| r.headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Bearer operator-token")
+        ),
+        "every request carries the kubeconfig's credential"
+    );
     stop(running);
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -112,10 +112,7 @@ mod tests {
 
     #[test]
     fn what_comes_from_the_query_cannot_break_out_of_the_page_or_the_url() {
-        assert_eq!(
-            escape(r#"<script>"a'&"#),
-            "&lt;script&gt;&quot;a&#39;&amp;"
-        );
+        assert_eq!(escape(r#"<script>"a'&"#), "&lt;script&gt;&quot;a&#39;&amp;");
         assert_eq!(query_value("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         assert_eq!(query_value("Az09-_.~"), "Az09-_.~");
     }
