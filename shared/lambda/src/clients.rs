@@ -80,6 +80,27 @@ pub fn publisher(
     Arc::new(publisher)
 }
 
+/// The outbox publisher of a function that queues jobs and writes no events (the webhook):
+/// without the bus, its role needs no `events:PutEvents`. An event it did write would wait
+/// for the sweeper, which has the bus.
+pub fn jobs_only_publisher(deploy_queue: Arc<dyn Queue>) -> Arc<dyn Publisher> {
+    let publisher = axhub_runtime::RoutingPublisher::new(Arc::new(NoEvents))
+        .queue(axhub_app::jobs::DEPLOY_QUEUE, deploy_queue);
+    Arc::new(publisher)
+}
+
+/// The event sink of a function that has no bus.
+struct NoEvents;
+
+#[async_trait::async_trait]
+impl EventSink for NoEvents {
+    async fn publish(&self, _event: &axhub_domain::DomainEvent) -> Result<(), axhub_domain::Error> {
+        Err(axhub_domain::Error::unimplemented(
+            "this function has no event bus; the sweeper publishes its events",
+        ))
+    }
+}
+
 /// The image registry: ECR of the function's region (the account is each image URI's).
 pub fn registry(aws: &Aws) -> Arc<dyn Registry> {
     let aws = aws.clone();

@@ -175,16 +175,14 @@ pub fn git(vars: &Vars) -> anyhow::Result<AppState> {
 }
 
 /// `github-webhook`: a delivery that asks for work is recorded and its job queued for the
-/// deploy worker (which deploys or disconnects). GitHub signs every delivery; no route reads
-/// a bearer token, so
+/// deploy worker (which deploys or disconnects, and writes the events): the function reaches
+/// the queue and no event bus. GitHub signs every delivery; no route reads a bearer token, so
 /// the authenticator trusts no issuer: an HS256 key nobody holds.
 pub fn github_webhook(vars: &Vars) -> anyhow::Result<AppState> {
-    let w = Wiring::new(vars)?;
+    let mut w = Wiring::new(vars)?;
     let queue = w.deploy_queue(vars)?;
-    let deps = w
-        .publisher(vars, Some(queue))?
-        .github_signatures(vars)
-        .done();
+    w.deps = w.deps.with_publisher(clients::jobs_only_publisher(queue));
+    let deps = w.github_signatures(vars).done();
     let auth = AuthConfig {
         keys: JwtKeys::Hs256 {
             secret: rand::random::<[u8; 32]>().to_vec(),

@@ -187,6 +187,8 @@ async fn each_function_reads_exactly_what_its_template_entry_sets() {
     }
     let webhook = template_env("GitHubWebhookFunction");
     assert!(!webhook.contains("AXHUB_GITHUB_PRIVATE_KEY") && !webhook.contains("AXHUB_JWKS_URL"));
+    // It queues jobs and writes no events: no bus.
+    assert!(!webhook.contains("AXHUB_EVENT_BUS"), "{webhook:?}");
 }
 
 #[tokio::test]
@@ -333,6 +335,19 @@ async fn git_and_the_webhook_have_no_cluster_and_the_webhook_no_github_app() {
     assert!(!github.verify_webhook(b"{}", Some("sha256=00")));
     let e = github.accounts("user-1").await.unwrap_err();
     assert_eq!(e.code.as_str(), "backend_unimplemented");
+    // An event would wait for the sweeper: the webhook has no bus to put it on.
+    let event = axhub_ports::OutboxEntry::Event {
+        event: axhub_domain::DomainEvent {
+            id: uuid::Uuid::now_v7(),
+            kind: axhub_domain::EventKind::DeploymentStarted,
+            tenant_id: uuid::Uuid::nil(),
+            app_id: uuid::Uuid::nil(),
+            occurred_at: time::OffsetDateTime::now_utc(),
+            detail: serde_json::json!({}),
+        },
+    };
+    let publisher = hook.deps.publisher.clone().unwrap();
+    assert!(publisher.publish(&event).await.is_err());
 }
 
 #[tokio::test]
