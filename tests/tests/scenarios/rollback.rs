@@ -309,7 +309,16 @@ async fn with_staging_on_only_an_approved_version_is_rolled_back_to() {
     axhub_app::ingest::apply_delivered(&s.app.deps, "axhub.review", "ReviewApproved", &approval)
         .await
         .unwrap();
-    let r = rollback(&s, w.app, to, None).await;
+    // The approval starts its promotion, which holds the app's slot until it ends: the
+    // rollback is refused (409, "wait for it to finish") until then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let r = loop {
+        let r = rollback(&s, w.app, to, None).await;
+        if r.status != StatusCode::CONFLICT || std::time::Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     assert_eq!(wait_rollback_finished(&s).await["status"], "succeeded");
 }
