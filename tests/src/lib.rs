@@ -117,7 +117,12 @@ pub fn test_auth(deps: &Arc<Deps>) -> Arc<Authenticator> {
 }
 
 pub async fn app_on(store: Arc<dyn Store>) -> TestApp {
-    let deps = Arc::new(Deps::new(store, b"cursor-secret"));
+    app_with(Deps::new(store, b"cursor-secret")).await
+}
+
+/// The routers on these ports, with a fresh world seeded into their store.
+pub async fn app_with(deps: Deps) -> TestApp {
+    let deps = Arc::new(deps);
     let auth = test_auth(&deps);
     let world = seed(&deps).await;
     let router = deploy_router(AppState {
@@ -567,6 +572,7 @@ pub async fn stack_on(store: Arc<dyn Store>, opts: StackOptions) -> Stack {
         .with_cluster(sim.clone())
         .with_registry(sim.clone())
         .with_push_credentials(sim.clone())
+        .with_logs(sim.runtime_logs())
         .with_app_db(opts.app_db.unwrap_or_else(sqlite_app_db))
         .with_pipeline(opts.pipeline);
     if opts.with_publisher {

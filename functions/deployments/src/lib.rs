@@ -1,9 +1,12 @@
-//! The `deployments` endpoint group: history, trigger, inspect, cancel, tenant feed.
+//! The `deployments` endpoint group: history, trigger, inspect, cancel, tenant feed, rollback,
+//! diagnosis and runtime logs.
 
 use axhub_app::deployments::{self, CreateDeployment};
 use axhub_app::diagnosis;
+use axhub_app::logs::{self, LogQuery};
 use axhub_app::rollback::{self, RollbackRequest};
 use axhub_domain::diagnosis::Diagnosis;
+use axhub_domain::logs::{LogEntry, LogPage};
 use axhub_domain::{Deployment, validate};
 use axhub_http::{
     ApiResult, AppId, AppState, Caller, DeploymentId, ErrorEnvelope, JsonBody, ListResponse,
@@ -17,8 +20,10 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, get_one, cancel, rollback, diagnosis, tenant_feed),
-    components(schemas(Deployment, CreateDeployment, RollbackRequest, Diagnosis, ErrorEnvelope)),
+    paths(list, create, get_one, cancel, rollback, diagnosis, runtime_logs, tenant_feed),
+    components(schemas(
+        Deployment, CreateDeployment, RollbackRequest, Diagnosis, LogPage, LogEntry, ErrorEnvelope
+    )),
     tags((name = "deployments", description = "배포 트리거·상태·취소·롤백"))
 )]
 pub struct Doc;
@@ -36,6 +41,7 @@ pub fn routes() -> Routes {
         .post("/api/v1/apps/{appID}/deployments/{did}/cancel", cancel)
         .post("/api/v1/apps/{appID}/deployments/{did}/rollback", rollback)
         .get("/api/v1/apps/{appID}/diagnosis", diagnosis)
+        .get("/api/v1/apps/{appID}/logs", runtime_logs)
         .get("/api/v1/tenants/{tenantID}/deployments", tenant_feed)
 }
 
@@ -222,4 +228,32 @@ async fn diagnosis(
     AppId(app_id): AppId,
 ) -> ApiResult<Json<Diagnosis>> {
     Ok(Json(diagnosis::diagnosis(&s.deps, &who, app_id).await?))
+}
+
+/// 배포된 앱 파드의 runtime stdout/stderr 를 한 페이지 반환한다. backward (기본) 는 최신부터 과거로, forward 는 cursor 이후 새 로그만 (~2초 주기 폴링하면 tail).
+#[utoipa::path(
+    get, path = "/api/v1/apps/{appID}/logs", tag = "deployments",
+    operation_id = "deployGetApiV1AppsByAppIDLogs",
+    params(
+        ("appID" = Uuid, Path, description = "앱 UUID"),
+        ("direction" = Option<String>, Query, description = "backward (기본) | forward"),
+        ("cursor" = Option<String>, Query, description = "이어보기 커서 (직전 응답의 next_cursor)"),
+        ("since" = Option<String>, Query, format = DateTime, description = "시작 시각 (RFC3339; forward 기본: 지금)"),
+        ("until" = Option<String>, Query, format = DateTime, description = "상한 시각 (RFC3339)"),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 1000, description = "페이지 크기 (1~1000, 기본 100)"),
+    ),
+    responses(
+        (status = 200, description = "로그 페이지", body = LogPage),
+        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 503, body = ErrorEnvelope),
+    )
+)]
+async fn runtime_logs(
+    State(s): State<AppState>,
+    Caller(who): Caller,
+    AppId(app_id): AppId,
+    q: QueryMap,
+) -> ApiResult<Json<LogPage>> {
+    let query = LogQuery::parse(|name| q.get(name))?;
+    Ok(Json(logs::read(&s.deps, &who, app_id, query).await?))
 }

@@ -63,6 +63,7 @@ pub fn wire(
                 .with_cluster(cluster.clone())
                 .with_registry(cluster.clone())
                 .with_push_credentials(cluster.clone())
+                .with_logs(cluster.runtime_logs())
                 .with_pipeline(PipelineConfig {
                     poll,
                     ..PipelineConfig::default()

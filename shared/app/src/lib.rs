@@ -12,6 +12,7 @@ pub mod git;
 pub mod idempotency;
 pub mod ingest;
 pub mod jobs;
+pub mod logs;
 pub mod outbox;
 pub mod paging;
 pub mod pipeline;
@@ -31,7 +32,8 @@ use axhub_store::{Store, StoreError};
 use time::OffsetDateTime;
 
 use axhub_ports::{
-    AppDatabase, Clock, Cluster, GitHub, Publisher, PushCredentials, Registry, SystemClock,
+    AppDatabase, Clock, Cluster, GitHub, LogSource, Publisher, PushCredentials, Registry,
+    SystemClock,
 };
 
 pub use cursor::CursorCodec;
@@ -58,6 +60,9 @@ pub struct Deps {
     /// Mints each build's push credential, scoped to its tenant; without one builds get none
     /// (the simulated cluster needs none; the Kubernetes adapter refuses such a build).
     pub push_credentials: Option<Arc<dyn PushCredentials>>,
+    /// Where the apps' runtime logs are read (CloudWatch Logs, the simulated cluster's);
+    /// without one the logs route answers 503 `backend_unimplemented`.
+    pub logs: Option<Arc<dyn LogSource>>,
     pub pipeline: pipeline::PipelineConfig,
 }
 
@@ -73,6 +78,7 @@ impl Deps {
             app_db: None,
             registry: None,
             push_credentials: None,
+            logs: None,
             pipeline: pipeline::PipelineConfig::default(),
         }
     }
@@ -119,6 +125,18 @@ impl Deps {
     pub fn with_push_credentials(mut self, credentials: Arc<dyn PushCredentials>) -> Self {
         self.push_credentials = Some(credentials);
         self
+    }
+
+    pub fn with_logs(mut self, logs: Arc<dyn LogSource>) -> Self {
+        self.logs = Some(logs);
+        self
+    }
+
+    /// The log source, or the 503 that says this deployment has none.
+    pub fn logs(&self) -> Result<&Arc<dyn LogSource>, Error> {
+        self.logs
+            .as_ref()
+            .ok_or_else(|| Error::unimplemented("this deployment has no log backend configured"))
     }
 
     pub fn with_pipeline(mut self, config: pipeline::PipelineConfig) -> Self {

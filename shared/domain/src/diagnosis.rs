@@ -112,56 +112,10 @@ pub const SIGNAL_MAX_CHARS: usize = 512;
 /// Most signals per service.
 pub const SIGNALS_MAX: usize = 20;
 
-/// Removes control characters (and whole ANSI escape sequences) and bounds the length: what
-/// the app printed reaches readers only as inert text.
+/// What the app printed, as inert text of at most [`SIGNAL_MAX_CHARS`] characters
+/// ([`crate::untrusted::sanitize`]).
 pub fn sanitize(text: &str) -> (String, bool) {
-    let mut out = String::new();
-    let mut chars = text.chars().peekable();
-    let mut count = 0;
-    let mut truncated = false;
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ params final-byte; other escapes: ESC + one char.
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for n in chars.by_ref() {
-                    if ('@'..='~').contains(&n) {
-                        break;
-                    }
-                }
-            } else {
-                chars.next();
-            }
-            continue;
-        }
-        let c = if c == '\t' || c == '\n' || c == '\r' {
-            ' '
-        } else {
-            c
-        };
-        if c.is_control() || invisible(c) {
-            continue;
-        }
-        if count == SIGNAL_MAX_CHARS {
-            truncated = true;
-            break;
-        }
-        out.push(c);
-        count += 1;
-    }
-    (out.trim().to_owned(), truncated)
-}
-
-/// Characters that change how text reads without showing: zero-width and direction marks,
-/// word joiners and invisible operators (U+200B–U+200F, U+202A–U+202E, U+2060–U+206F), the
-/// byte-order mark, and tag characters (U+E0000–U+E007F, which can smuggle hidden text).
-fn invisible(c: char) -> bool {
-    matches!(c,
-        '\u{200b}'..='\u{200f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2060}'..='\u{206f}'
-        | '\u{feff}'
-        | '\u{e0000}'..='\u{e007f}')
+    crate::untrusted::sanitize(text, SIGNAL_MAX_CHARS)
 }
 
 fn signal(kind: &str, source: &str, text: &str) -> Option<Signal> {
@@ -469,7 +423,10 @@ mod tests {
         let (text, truncated) = sanitize(hidden);
         assert_eq!(text, "ok31m done");
         assert!(!truncated);
-        assert!(text.chars().all(|c| !invisible(c) && !c.is_control()));
+        assert!(
+            text.chars()
+                .all(|c| !crate::untrusted::invisible(c) && !c.is_control())
+        );
     }
 
     #[test]

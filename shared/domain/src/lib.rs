@@ -7,9 +7,11 @@ pub mod error;
 pub mod error_code;
 pub mod event;
 pub mod failure;
+pub mod logs;
 pub mod model;
 pub mod promotion;
 pub mod rollback;
+pub mod untrusted;
 pub mod validate;
 
 pub use authz::{Access, AppRole, Principal, TenantRole};

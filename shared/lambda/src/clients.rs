@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use aws_config::SdkConfig;
-use axhub_aws::{DynamoStore, EcrPushCredentials, EcrRegistry, EventBridgeSink, SqsQueue};
+use axhub_aws::{
+    CloudWatchLogs, DynamoStore, EcrPushCredentials, EcrRegistry, EventBridgeSink, SqsQueue,
+};
 use axhub_ports::cluster::Cluster;
 use axhub_ports::queue::Queue;
 use axhub_ports::registry::{PushCredentials, Registry};
 use axhub_ports::store::Store;
-use axhub_ports::{EventSink, Publisher};
+use axhub_ports::{EventSink, LogSource, Publisher};
 use tokio::sync::OnceCell;
 
 use crate::lazy::Lazy;
@@ -102,6 +104,21 @@ impl EventSink for NoEvents {
 }
 
 /// The image registry: ECR of the function's region (the account is each image URI's).
+/// The apps' runtime logs on CloudWatch Logs (`/axhub/apps/{tenant}/{app}`).
+pub fn logs(aws: &Aws) -> Arc<dyn LogSource> {
+    let aws = aws.clone();
+    Arc::new(Lazy::<dyn LogSource>::new(
+        "the CloudWatch Logs client",
+        move || {
+            let aws = aws.clone();
+            async move {
+                let client = aws_sdk_cloudwatchlogs::Client::new(aws.config().await);
+                Ok(Arc::new(CloudWatchLogs::new(client)) as Arc<dyn LogSource>)
+            }
+        },
+    ))
+}
+
 pub fn registry(aws: &Aws) -> Arc<dyn Registry> {
     let aws = aws.clone();
     Arc::new(Lazy::<dyn Registry>::new("the ECR client", move || {

@@ -7,6 +7,9 @@
 //! | function       | store | events | deploy queue | cluster | GitHub | tokens | app db | registry |
 //! |----------------|-------|--------|--------------|---------|--------|--------|--------|----------|
 //! | deployments    | ✓     | ✓      | ✓ (trigger, rollback) | ✓ (diagnosis) | ✓ (HEAD) | ✓ | | |
+//!
+//! deployments also reads the apps' runtime logs (CloudWatch Logs), and no other function does.
+//!
 //! | lifecycle      | ✓     | ✓ (staging) | ✓ (seed, teardown, promotion retry) | | | ✓ | ✓ (fork, drop) | ✓ (preflight) |
 //! | git            | ✓     | ✓ (git connected/disconnected) | | | ✓ | ✓ | | |
 //! | github-webhook | ✓     | ✓      | ✓ (deliveries → worker) | | signatures only | | | |
@@ -90,6 +93,13 @@ impl Wiring {
 
     /// ECR: which digest a build pushed, whether an image can be reused, whether releases'
     /// images still exist.
+    /// The apps' runtime logs on CloudWatch Logs (no variable: the log groups are named by
+    /// the apps' ids).
+    fn runtime_logs(mut self) -> Self {
+        self.deps = self.deps.with_logs(clients::logs(&self.aws));
+        self
+    }
+
     fn registry(mut self) -> Self {
         self.deps = self.deps.with_registry(clients::registry(&self.aws));
         self
@@ -139,7 +149,8 @@ fn http_state(deps: Arc<Deps>, auth: AuthConfig) -> AppState {
 }
 
 /// `deployments`: history, trigger (publishes the build job right after commit), cancel,
-/// rollback (enqueues), diagnosis (reads the cluster), tenant feed.
+/// rollback (enqueues), diagnosis (reads the cluster), runtime logs (CloudWatch Logs), tenant
+/// feed.
 pub fn deployments(vars: &Vars) -> anyhow::Result<AppState> {
     let w = Wiring::new(vars)?;
     let queue = w.deploy_queue(vars)?;
@@ -147,6 +158,7 @@ pub fn deployments(vars: &Vars) -> anyhow::Result<AppState> {
         .publisher(vars, Some(queue))?
         .cluster(vars)?
         .github_app(vars)?
+        .runtime_logs()
         .done();
     Ok(http_state(deps, settings::auth_config_from(vars)?))
 }

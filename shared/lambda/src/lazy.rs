@@ -18,11 +18,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axhub_domain::diagnosis::ServiceFacts;
+use axhub_domain::logs::LogLine;
 use axhub_domain::{DomainEvent, Error};
 use axhub_ports::EventSink;
 use axhub_ports::cluster::{
     BuildRequest, BuildState, Cluster, ClusterError, RolloutState, Secret, Workload,
 };
+use axhub_ports::logs::{LogError, LogRead, LogSource};
 use axhub_ports::queue::{Message, Queue, QueueError};
 use axhub_ports::registry::{PushCredentials, PushScope, Registry, RegistryError};
 use axhub_ports::store::{Cond, Item, Key, Page, Query, Store, StoreError, TxOp, Update};
@@ -180,6 +182,17 @@ impl Registry for Lazy<dyn Registry> {
             .await
             .map_err(RegistryError::Unavailable)?
             .digest(tag_uri)
+            .await
+    }
+}
+
+#[async_trait]
+impl LogSource for Lazy<dyn LogSource> {
+    async fn read(&self, read: &LogRead) -> Result<Vec<LogLine>, LogError> {
+        self.get()
+            .await
+            .map_err(LogError::Unavailable)?
+            .read(read)
             .await
     }
 }

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod credentials;
 pub mod events;
 pub mod github;
+pub mod logs;
 pub mod registry;
 
 pub use axhub_appdb as appdb;
@@ -23,4 +24,5 @@ pub use cluster::Cluster;
 pub use credentials::{AccessTokens, Sealed, SealedTokens};
 pub use events::{EventSink, OutboxEntry, Publisher};
 pub use github::GitHub;
+pub use logs::LogSource;
 pub use registry::{PushCredentials, Registry};

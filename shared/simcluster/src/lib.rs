@@ -16,16 +16,18 @@
 
 mod cluster;
 mod facts;
+pub mod logs;
 mod registry;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axhub_ports::cluster::{ClusterError, Workload};
 use axhub_ports::registry::{ImageRef, Reference, pinned};
 use uuid::Uuid;
 
+use crate::logs::LogBook;
 use crate::registry::push;
 
 /// What happens to one commit.
@@ -106,6 +108,8 @@ fn log(s: &mut State, workload: &str, line: String) {
 pub struct SimCluster {
     config: SimConfig,
     state: Mutex<State>,
+    /// What the apps' containers print (the runtime logs), fed by rollouts.
+    runtime_logs: Arc<LogBook>,
 }
 
 fn key(w: &Workload) -> String {
@@ -125,7 +129,13 @@ impl SimCluster {
         Self {
             config,
             state: Mutex::new(State::default()),
+            runtime_logs: Arc::new(LogBook::default()),
         }
+    }
+
+    /// The runtime-log backend the sim's app containers print to.
+    pub fn runtime_logs(&self) -> Arc<LogBook> {
+        self.runtime_logs.clone()
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, ClusterError> {

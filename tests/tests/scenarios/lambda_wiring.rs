@@ -313,6 +313,19 @@ async fn the_deployments_function_reaches_sqs_and_the_cluster_on_first_use() {
         .await;
     assert_eq!(d.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", d.body);
     assert_eq!(d.code(), "temporarily_unavailable");
+
+    // The logs reach CloudWatch Logs (moto): an app that never logged has no lines.
+    let logs = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/apps/{}/logs", t.world.app),
+            Some(&t.world.owner),
+            None,
+        )
+        .await;
+    assert_eq!(logs.status, StatusCode::OK, "{:?}", logs.body);
+    assert_eq!(logs.body["lines"], serde_json::json!([]));
+    assert_eq!(logs.body["next_cursor"], "");
 }
 
 #[tokio::test]
@@ -320,6 +333,7 @@ async fn git_and_the_webhook_have_no_cluster_and_the_webhook_no_github_app() {
     let all = every_var(&[]);
     let git = axhub_lambda::git(&vars_of(&all, |_| true)).unwrap();
     assert!(git.deps.cluster.is_none() && git.deps.publisher.is_some());
+    assert!(git.deps.logs.is_none(), "only deployments reads logs");
     assert!(git.deps.github.is_some());
 
     let hook = axhub_lambda::github_webhook(&vars_of(&all, |_| true)).unwrap();

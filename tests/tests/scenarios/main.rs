@@ -16,6 +16,7 @@ mod lambda_events;
 mod lambda_wiring;
 mod lifecycle;
 mod listing_cost;
+mod logs;
 mod pipeline;
 mod releases;
 mod rollback;

@@ -126,6 +126,7 @@ async fn the_deployments_and_lifecycle_routes_need_their_scope() {
             200,
         ),
         route(Read, Method::GET, a("/diagnosis"), None, 200),
+        route(Read, Method::GET, a("/logs"), None, 200),
         route(Read, Method::GET, a("/releases"), None, 200),
         route(
             Write,
