@@ -51,6 +51,7 @@ pub fn wire(
                 .with_cluster(k.cluster)
                 .with_registry(k.registry)
                 .with_push_credentials(k.push_credentials)
+                .with_logs(k.logs)
                 .with_pipeline(PipelineConfig {
                     registry: k.registry_base,
                     ..PipelineConfig::default()

@@ -1,5 +1,6 @@
 //! `--kubeconfig`: axhub-local drives a real cluster through the Kubernetes adapter (builds,
-//! rollouts, diagnosis) instead of the simulated one, with images under `--registry` checked
+//! rollouts, diagnosis, runtime logs from the pods' container logs) instead of the simulated
+//! one, with images under `--registry` checked
 //! over the OCI distribution API and pushed with the operator's `--registry-auth-file`.
 
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ pub struct KubeTarget {
     pub cluster: Arc<dyn Cluster>,
     pub registry: Arc<dyn Registry>,
     pub push_credentials: Arc<dyn PushCredentials>,
+    /// The apps' runtime logs: their pods' container logs.
+    pub logs: Arc<dyn axhub_ports::logs::LogSource>,
     /// The registry base of the pipeline's image URIs.
     pub registry_base: String,
 }
@@ -59,6 +62,7 @@ impl KubeArgs {
             .await
             .with_context(|| format!("the kubeconfig {}", path.display()))?;
         let client = kube::Client::try_from(config).context("the Kubernetes client")?;
+        let logs = Arc::new(axhub_kube::logs::KubePodLogs::new(client.clone()));
         let auth = match &self.registry_auth_file {
             Some(file) => Some(
                 std::fs::read_to_string(file)
@@ -81,6 +85,7 @@ impl KubeArgs {
             cluster: Arc::new(cluster),
             registry: Arc::new(registry),
             push_credentials: Arc::new(StaticPushCredentials::new(auth)),
+            logs,
             registry_base,
         }))
     }

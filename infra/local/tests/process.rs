@@ -452,6 +452,22 @@ fn with_a_kubeconfig_builds_run_on_that_cluster() {
             .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
             .mount(&api)
             .await;
+        // The app's one pod and its container log, for the logs route.
+        let pods = serde_json::json!({"apiVersion": "v1", "kind": "PodList", "metadata": {},
+            "items": [{"metadata": {"name": "hello-7d9f-a"}, "spec": {"containers": [{"name": "app"}]}}]});
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v1/namespaces/tenant-[0-9a-f]+/pods$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(pods))
+            .mount(&api)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("/pods/hello-7d9f-a/log$"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(
+                "2026-12-02T04:00:00.000000001Z listening on :8080\n\
+                 2026-12-02T04:00:01.5Z \u{1b}[31mready\u{1b}[0m\n",
+            ))
+            .mount(&api)
+            .await;
         api
     });
     let root = scratch("kubeconfig");

@@ -96,6 +96,7 @@ async fn make() -> Harness {
     Harness {
         source: Arc::new(CloudWatchLogs::new(client.clone())),
         writer: Arc::new(Shipper { client }),
+        streams_known: true,
     }
 }
 

@@ -12,6 +12,7 @@
 //!   and do nothing.
 //! - [`objects`], [`status`], [`facts`]: the pure parts (objects written, state read), tested
 //!   on recorded API server JSON.
+//! - [`logs`]: runtime logs from the pods' container logs (axhub-local with `--kubeconfig`).
 //! - [`auth`], [`eks`]: a client whose requests carry a bearer token refreshed before it
 //!   expires, and the EKS token source (presigned STS `GetCallerIdentity`).
 //!
@@ -29,6 +30,7 @@ pub mod eks;
 mod error;
 pub mod facts;
 pub mod isolation;
+pub mod logs;
 pub mod objects;
 pub mod status;
 

@@ -12,6 +12,7 @@ async fn make() -> Harness {
     Harness {
         source: book.clone(),
         writer: book,
+        streams_known: true,
     }
 }
 
