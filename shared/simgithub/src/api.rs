@@ -4,12 +4,12 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::model::{Repository, World};
+use crate::model::{CreateRefused, Repository, World};
 use crate::{API_PREFIX, APP_ID, APP_PUBLIC_KEY_PEM, SimGitHub};
 
 /// The sim's routes, under [`API_PREFIX`], for any router state.
@@ -28,6 +28,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(sim: SimGitHub) -> Router<S> {
         )
         .route("/repos/{owner}/{repo}", get(repository))
         .route("/repos/{owner}/{repo}/branches/{branch}", get(branch))
+        .route("/orgs/{org}/repos", post(create_org_repo))
+        .route("/user/repos", post(create_user_repo))
+        .route("/repos/{owner}/{repo}/contents/{*path}", put(put_contents))
         .with_state(sim);
     Router::new().nest(API_PREFIX, api)
 }
@@ -234,6 +237,114 @@ async fn branch(
         match w.head(&full_name, &branch) {
             Some(sha) => Json(json!({"name": branch, "commit": {"sha": sha}})).into_response(),
             None => error(StatusCode::NOT_FOUND, "Branch not found"),
+        }
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct CreateRepo {
+    #[serde(default)]
+    name: String,
+    #[serde(default = "private_by_default")]
+    private: bool,
+}
+
+fn private_by_default() -> bool {
+    true
+}
+
+fn created(w: &mut World, token: &str, owner: &str, body: CreateRepo) -> Response {
+    match w.create_repo(token, owner, &body.name, body.private) {
+        Ok(r) => (StatusCode::CREATED, Json(repository_json(&r))).into_response(),
+        // GitHub's answer for a taken name.
+        Err(CreateRefused::Exists) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"message": "Repository creation failed.",
+                "errors": [{"resource": "Repository", "code": "custom", "field": "name",
+                    "message": "name already exists on this account"}]})),
+        )
+            .into_response(),
+        Err(CreateRefused::Forbidden) => error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ),
+    }
+}
+
+/// `POST /orgs/{org}/repos` (an installation token of the organisation).
+async fn create_org_repo(
+    State(sim): State<SimGitHub>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<CreateRepo>,
+) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
+    sim.with(|w| created(w, &token, &org, body))
+}
+
+/// `POST /user/repos` (a user token: the repository is the user's own).
+async fn create_user_repo(
+    State(sim): State<SimGitHub>,
+    headers: HeaderMap,
+    Json(body): Json<CreateRepo>,
+) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
+    sim.with(|w| match w.user_tokens.get(&token).cloned() {
+        Some(login) => created(w, &token, &login, body),
+        None => unauthorized(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct PutContents {
+    #[serde(default)]
+    message: String,
+    /// Base64 of the file (checked to be base64; the sim keeps no contents).
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    branch: Option<String>,
+}
+
+/// `PUT /repos/{owner}/{repo}/contents/{path}`: one file, one commit.
+async fn put_contents(
+    State(sim): State<SimGitHub>,
+    Path((owner, repo, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<PutContents>,
+) -> Response {
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
+    let base64_ok = body
+        .content
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n'));
+    if !base64_ok {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "content is not valid Base64",
+        );
+    }
+    let full_name = format!("{owner}/{repo}");
+    sim.with(|w| {
+        match w.put_file(
+            &token,
+            &full_name,
+            &file,
+            body.branch.as_deref(),
+            &body.message,
+        ) {
+            Some(sha) => (
+                StatusCode::CREATED,
+                Json(json!({"content": {"path": file}, "commit": {"sha": sha}})),
+            )
+                .into_response(),
+            None => not_found(),
         }
     })
 }

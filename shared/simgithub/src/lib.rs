@@ -8,7 +8,9 @@
 //! (App JWT, RS256, checked against the sim App's key), `GET /user`,
 //! `GET /user/memberships/orgs`, `GET /user/installations`,
 //! `GET /user/installations/{id}/repositories`, `GET /repos/{owner}/{repo}`,
-//! `GET /repos/{owner}/{repo}/branches/{branch}`; and below [`WEB_PREFIX`] the App's install
+//! `GET /repos/{owner}/{repo}/branches/{branch}`, and for bootstrapping an app
+//! `POST /orgs/{org}/repos`, `POST /user/repos` and `PUT /repos/{owner}/{repo}/contents/{path}`
+//! (one file, one commit; the sim keeps commits, not contents); and below [`WEB_PREFIX`] the App's install
 //! screen, which installs on the account chosen and redirects to the App's Setup URL. A token that is not one the sim issued is
 //! 401; a repository the token cannot read is 404, as GitHub answers.
 //!
@@ -95,6 +97,11 @@ impl SimGitHub {
     /// The account (and installation) a repository belongs to: what a push webhook names.
     pub fn repository(&self, full_name: &str) -> Option<(Repository, Option<i64>)> {
         self.with(|w| w.repository(full_name))
+    }
+
+    /// A token of the installation for all its repositories, as `access_tokens` issues one.
+    pub fn installation_token(&self, installation: i64) -> String {
+        self.with(|w| w.issue_installation_token(installation, None))
     }
 
     /// The login a user token belongs to.

@@ -27,6 +27,8 @@ pub struct Repository {
     pub default_branch: String,
     /// Branch → its commits, oldest first (the last is the head).
     pub branches: BTreeMap<String, Vec<String>>,
+    /// Path → the commit that last wrote it (contents are not kept).
+    pub files: BTreeMap<String, String>,
 }
 
 impl Repository {
@@ -37,6 +39,15 @@ impl Repository {
     pub fn name(&self) -> &str {
         self.full_name.split('/').nth(1).unwrap_or_default()
     }
+}
+
+/// Why a repository cannot be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateRefused {
+    /// GitHub's 422 "name already exists on this account".
+    Exists,
+    /// No such account, or the token may not create there.
+    Forbidden,
 }
 
 /// What an installation token may read: the installation's repositories, or the listed ones.
@@ -127,6 +138,7 @@ impl World {
                 private,
                 default_branch: branch.to_owned(),
                 branches: BTreeMap::from([(branch.to_owned(), vec![head.clone()])]),
+                files: BTreeMap::new(),
             },
         );
         head
@@ -145,6 +157,76 @@ impl World {
         let repo = self.repos.get_mut(full_name)?;
         let commits = repo.branches.entry(branch.to_owned()).or_insert(base);
         commits.push(sha.clone());
+        Some(sha)
+    }
+
+    /// Creates an empty repository (no branch until its first file) for `token` under
+    /// `owner`: an installation token of that account, or a user token of that very user.
+    pub fn create_repo(
+        &mut self,
+        token: &str,
+        owner: &str,
+        name: &str,
+        private: bool,
+    ) -> Result<Repository, CreateRefused> {
+        let may = match (
+            self.user_tokens.get(token),
+            self.installation_tokens.get(token),
+        ) {
+            (Some(login), _) => login == owner,
+            (None, Some(t)) => {
+                t.repositories.is_none()
+                    && self.installations.get(&t.installation).map(String::as_str) == Some(owner)
+            }
+            (None, None) => false,
+        };
+        if !may || !self.accounts.contains_key(owner) {
+            return Err(CreateRefused::Forbidden);
+        }
+        let full_name = format!("{owner}/{name}");
+        if self.repos.contains_key(&full_name) {
+            return Err(CreateRefused::Exists);
+        }
+        let id = self.id();
+        let repo = Repository {
+            id,
+            full_name: full_name.clone(),
+            private,
+            default_branch: "main".into(),
+            branches: BTreeMap::new(),
+            files: BTreeMap::new(),
+        };
+        self.repos.insert(full_name, repo.clone());
+        Ok(repo)
+    }
+
+    /// Writes one file as a commit on `branch` (the contents API); the commit, or None when
+    /// the token may not write there.
+    pub fn put_file(
+        &mut self,
+        token: &str,
+        full_name: &str,
+        path: &str,
+        branch: Option<&str>,
+        message: &str,
+    ) -> Option<String> {
+        // Reading is not writing: a user writes only where they belong.
+        let user_may_write = match self.user_tokens.get(token) {
+            Some(login) => self
+                .repos
+                .get(full_name)
+                .is_some_and(|r| self.belongs(login, r.owner())),
+            None => true,
+        };
+        if !self.can_read(token, full_name) || !user_may_write {
+            return None;
+        }
+        let branch = branch
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.repos[full_name].default_branch.clone());
+        let sha = self.commit(full_name, &branch, &format!("{message} ({path})"))?;
+        let repo = self.repos.get_mut(full_name)?;
+        repo.files.insert(path.to_owned(), sha.clone());
         Some(sha)
     }
 
@@ -282,5 +364,35 @@ mod tests {
         );
         assert_eq!(w.installations_of("alice").len(), 1);
         assert!(w.installations_of("bob").is_empty());
+
+        // Creating repositories: the installation on its account, a user for themself.
+        let new = w.create_repo(&all, "acme", "site", true).unwrap();
+        assert!(new.branches.is_empty(), "empty until its first file");
+        assert_eq!(
+            w.create_repo(&all, "acme", "site", true),
+            Err(CreateRefused::Exists)
+        );
+        assert_eq!(
+            w.create_repo(&one, "acme", "x", true),
+            Err(CreateRefused::Forbidden)
+        );
+        assert_eq!(
+            w.create_repo(&all, "bob", "x", true),
+            Err(CreateRefused::Forbidden)
+        );
+        assert!(w.create_repo(&bob, "bob", "mine", false).is_ok());
+        assert_eq!(
+            w.create_repo(&bob, "acme", "x", true),
+            Err(CreateRefused::Forbidden)
+        );
+        let first = w
+            .put_file(&all, "acme/site", "README.md", None, "init")
+            .unwrap();
+        assert_eq!(w.head("acme/site", "main"), Some(first.clone()));
+        let second = w
+            .put_file(&all, "acme/site", "Dockerfile", None, "init")
+            .unwrap();
+        assert_eq!(w.repos["acme/site"].branches["main"], vec![first, second]);
+        assert_eq!(w.put_file(&bob, "acme/site", "x", None, "no"), None);
     }
 }

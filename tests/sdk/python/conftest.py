@@ -138,9 +138,8 @@ def _healthz_ok(base_url: str | None) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def local_demo(tmp_path_factory, *extra_args: str):
-    """Start `axhub-local --demo` on a fresh data directory, yield its demo.json, stop it."""
+def local_bin_checked() -> Path:
+    """The axhub-local binary, or the test fails saying how to build it."""
     binary = _local_bin()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail(
@@ -148,18 +147,30 @@ def local_demo(tmp_path_factory, *extra_args: str):
             "Build it with `cargo build -p axhub-local` or point AXHUB_LOCAL_BIN at it.",
             pytrace=False,
         )
-    data_dir = tmp_path_factory.mktemp("axhub-local-data")
+    return binary
+
+
+def _spawn(data_dir: Path, *args: str) -> _Server:
+    """`axhub-local` on `data_dir`, any free port, stdout read by the server object."""
+    binary = local_bin_checked()
     stderr_path = data_dir.parent / (data_dir.name + ".stderr.log")
     with open(stderr_path, "wb") as stderr_file:
         proc = subprocess.Popen(
-            [str(binary), "--data-dir", str(data_dir), "--port", "0", "--demo", *extra_args],
+            [str(binary), "--data-dir", str(data_dir), "--port", "0", *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr_file,
             text=True,
             cwd=str(REPO_ROOT),
         )
-    server = _Server(proc, data_dir, stderr_path)
+    return _Server(proc, data_dir, stderr_path)
+
+
+@contextlib.contextmanager
+def local_demo(tmp_path_factory, *extra_args: str):
+    """Start `axhub-local --demo` on a fresh data directory, yield its demo.json, stop it."""
+    data_dir = tmp_path_factory.mktemp("axhub-local-data")
+    server = _spawn(data_dir, "--demo", *extra_args)
     try:
         try:
             data = server.wait_ready(STARTUP_TIMEOUT_S)
@@ -174,33 +185,10 @@ def local_demo(tmp_path_factory, *extra_args: str):
         server.stop()
 
 
-def local_bin_checked() -> Path:
-    """The axhub-local binary, or the test fails saying how to build it."""
-    binary = _local_bin()
-    if not binary.is_file() or not os.access(binary, os.X_OK):
-        pytest.fail(
-            f"axhub-local binary not found or not executable at {binary}. "
-            "Build it with `cargo build -p axhub-local` or point AXHUB_LOCAL_BIN at it.",
-            pytrace=False,
-        )
-    return binary
-
-
 @contextlib.contextmanager
 def local_server(data_dir: Path):
     """Start `axhub-local` (no demo) on `data_dir`, yield its base URL, stop it."""
-    binary = local_bin_checked()
-    stderr_path = data_dir.parent / (data_dir.name + ".stderr.log")
-    with open(stderr_path, "wb") as stderr_file:
-        proc = subprocess.Popen(
-            [str(binary), "--data-dir", str(data_dir), "--port", "0"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr_file,
-            text=True,
-            cwd=str(REPO_ROOT),
-        )
-    server = _Server(proc, data_dir, stderr_path)
+    server = _spawn(data_dir)
     try:
         try:
             base_url = server.wait_listening(STARTUP_TIMEOUT_S)
