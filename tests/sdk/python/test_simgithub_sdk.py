@@ -112,23 +112,26 @@ def test_a_push_deploys_as_a_webhook_and_an_empty_trigger_deploys_the_branch_hea
     cancel_in_progress(owner, app)
     pushed = _push(sim, "axhub-demo/hello", "main", "Change the greeting")
     assert pushed["webhook"]["status"] == 202 and pushed["webhook"]["body"]["outcome"] == "queued"
-    page = None
-    for _ in range(200):
-        page = owner.deployments.deploy_get_api_v1_apps_by_app_id_deployments(
-            path_params=_path(app))
-        if page["items"]:
-            break
-        time.sleep(0.1)
-    d = page["items"][0]
-    assert (d["triggerSource"], d["commitSha"]) == ("webhook", pushed["commit_sha"])
+    d = _deployment_of(owner, app, pushed["commit_sha"])
+    assert d["triggerSource"] == "webhook"
     assert wait_terminal(owner, app, d["id"])["status"] == "succeeded"
 
     head = _push(sim, "axhub-demo/hello", "main", "Another change")["commit_sha"]
-    for item in owner.deployments.deploy_get_api_v1_apps_by_app_id_deployments(
-            path_params=_path(app))["items"]:
-        if item["commitSha"] == head:
-            wait_terminal(owner, app, item["id"])
-    cancel_in_progress(owner, app)
+    # The push's own deployment first (the worker makes it), so the manual one is not refused.
+    wait_terminal(owner, app, _deployment_of(owner, app, head)["id"])
     manual = owner.deployments.deploy_post_api_v1_apps_by_app_id_deployments(
         path_params=_path(app), body={"force_rebuild": False})
     assert manual["commitSha"] == head and manual["triggerSource"] == "manual"
+
+
+def _deployment_of(client, app: str, sha: str) -> dict:
+    """The app's deployment of `sha`, once the worker has made it."""
+    deadline = time.monotonic() + 20
+    while True:
+        page = client.deployments.deploy_get_api_v1_apps_by_app_id_deployments(
+            path_params=_path(app))
+        found = [d for d in page["items"] if d["commitSha"] == sha]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"no deployment of {sha}: {page}"
+        time.sleep(0.1)
