@@ -65,26 +65,36 @@ pub(super) async fn reusable(
 }
 
 /// The pinned image a finished build pushed: its reported digest, else the one the registry
-/// holds under its tag. None when the registry holds neither (the push was lost).
-pub(super) async fn pushed(
+/// names for its tag; None when there is neither (the push was lost). Whether the registry
+/// holds it is [`held`]'s to say, once, in the pushing stage.
+pub(super) async fn pin(
     deps: &Deps,
     tag_uri: &str,
     reported: Option<String>,
 ) -> Result<Option<String>, Error> {
-    let registry = deps.registry()?;
     let digest = match reported {
-        Some(digest) => Some(digest),
-        None => registry.digest(tag_uri).await.map_err(registry_error)?,
+        Some(digest) => digest,
+        None => match deps
+            .registry()?
+            .digest(tag_uri)
+            .await
+            .map_err(registry_error)?
+        {
+            Some(digest) => digest,
+            None => return Ok(None),
+        },
     };
-    let Some(digest) = digest else {
-        return Ok(None);
-    };
-    let pin = pinned(tag_uri, &digest).map_err(registry_error)?;
-    let missing = registry
-        .missing(std::slice::from_ref(&pin))
+    pinned(tag_uri, &digest).map(Some).map_err(registry_error)
+}
+
+/// Whether the registry holds the pinned image.
+pub(super) async fn held(deps: &Deps, pin: &str) -> Result<bool, Error> {
+    let missing = deps
+        .registry()?
+        .missing(&[pin.to_owned()])
         .await
         .map_err(registry_error)?;
-    Ok(missing.is_empty().then_some(pin))
+    Ok(missing.is_empty())
 }
 
 /// What a build's push credential may reach: the tenant's repositories under the registry.

@@ -158,7 +158,7 @@ async fn build(
         Ok(BuildState::NotStarted | BuildState::Running) => Ok(Step::Wait),
         Ok(BuildState::Succeeded { digest }) => Ok(Step::Move {
             to: DeploymentStatus::Pushing,
-            image_uri: image::pushed(deps, &build.image_uri, digest).await?,
+            image_uri: image::pin(deps, &build.image_uri, digest).await?,
         }),
         Ok(BuildState::Failed { cause, message }) => {
             Ok(Step::Fail(Some(Stage::Building), cause, message))
@@ -171,16 +171,13 @@ async fn build(
 /// image: the registry held nothing under its tag).
 async fn push(deps: &Deps, ctx: &AppContext, d: &Deployment) -> Result<Step, Error> {
     let tag = image_uri(&deps.pipeline, ctx, &d.commit_sha);
-    let held = match d.image_uri.as_deref().filter(|u| digest_of(u).is_some()) {
-        Some(pin) => {
-            let missing = deps
-                .registry()?
-                .missing(&[pin.to_owned()])
-                .await
-                .map_err(image::registry_error)?;
-            missing.is_empty().then(|| pin.to_owned())
-        }
-        None => image::pushed(deps, &tag, None).await?,
+    let pin = match d.image_uri.clone().filter(|u| digest_of(u).is_some()) {
+        Some(pin) => Some(pin),
+        None => image::pin(deps, &tag, None).await?,
+    };
+    let held = match pin {
+        Some(pin) if image::held(deps, &pin).await? => Some(pin),
+        _ => None,
     };
     Ok(match held {
         Some(pin) => Step::Move {
