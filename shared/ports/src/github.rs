@@ -161,3 +161,167 @@ pub trait GitHub: Send + Sync + 'static {
         per_page: u32,
     ) -> Result<RepositoryPage, Error>;
 }
+
+/// The account an installation of the App is on (`GET /app/installations/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationAccount {
+    pub login: String,
+    pub id: i64,
+    /// Whether the account is an organisation (`Organization`), not a user (`User`).
+    pub is_organization: bool,
+}
+
+/// Whose token acts on a repository the bootstrap saga creates. GitHub lets an installation
+/// create repositories in an organisation only; in a user's own account only the user's token
+/// may (`POST /user/repos`), so for those the saga acts with the user's stored token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoActor {
+    /// The App's installation on the organisation.
+    Installation(i64),
+    /// The user (our user id) whose GitHub token is stored.
+    User(String),
+}
+
+/// A repository to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRepository {
+    /// The account (user or organisation) the repository is created in.
+    pub owner: String,
+    pub name: String,
+    pub private: bool,
+    /// Shown on GitHub; the saga writes its bootstrap id here so that, after a crash, it can
+    /// tell a repository it created from one that was there before.
+    pub description: String,
+}
+
+/// What this service reads of a repository it creates or finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryFacts {
+    pub id: i64,
+    /// `owner/repo`.
+    pub full_name: String,
+    pub default_branch: String,
+    pub private: bool,
+    /// Empty when GitHub has none.
+    pub description: String,
+}
+
+/// One branch and the commit at its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BranchHead {
+    pub name: String,
+    pub sha: String,
+}
+
+/// One file of a template, or of a commit to write.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RepoFile {
+    /// Relative to the repository's root (for a template: to its folder), `/`-separated.
+    pub path: String,
+    pub content: Vec<u8>,
+    /// Git mode `100755` instead of `100644`.
+    pub executable: bool,
+}
+
+impl std::fmt::Debug for RepoFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoFile")
+            .field("path", &self.path)
+            .field("bytes", &self.content.len())
+            .field("executable", &self.executable)
+            .finish()
+    }
+}
+
+/// A commit to write with the Git Data API (blobs, one tree holding exactly `files`, the
+/// commit). Author and committer are both `author` at `date`, so writing the same commit
+/// twice gives the same commit id: git names a commit by its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCommit {
+    /// The commit it follows (the repository's first commit, made by GitHub on creation).
+    pub parent: String,
+    pub message: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// RFC 3339.
+    pub date: String,
+    pub files: Vec<RepoFile>,
+}
+
+/// Where the template catalog's files are read from: a folder of a (public) repository at a
+/// ref, read with an installation token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSource {
+    pub repo_full_name: String,
+    pub git_ref: String,
+    pub folder: String,
+}
+
+/// Bounds of one template read: more is a configuration error, not something to push.
+pub const TEMPLATE_MAX_FILES: usize = 500;
+pub const TEMPLATE_MAX_BYTES: usize = 10 * 1024 * 1024;
+
+/// What the bootstrap saga needs from GitHub: the installation's account, creating,
+/// reading, writing and deleting a repository, reading a template. Same errors as [`GitHub`]
+/// (428, 429 with `retry_after_ms`, 502).
+#[async_trait]
+pub trait GitHubRepos: Send + Sync + 'static {
+    /// The account the installation is on; None when the App is not installed there (any
+    /// more).
+    async fn installation_account(
+        &self,
+        installation_id: i64,
+    ) -> Result<Option<InstallationAccount>, Error>;
+
+    /// The repository, if it exists and `actor` can read it.
+    async fn repository(
+        &self,
+        actor: &RepoActor,
+        full_name: &str,
+    ) -> Result<Option<RepositoryFacts>, Error>;
+
+    /// Creates the repository with a first commit made by GitHub (`auto_init`, so the Git
+    /// Data API can write to it); an organisation's through the installation, a user's with
+    /// the user's token. None when the name exists on that account (GitHub's 422).
+    async fn create_repository(
+        &self,
+        actor: &RepoActor,
+        owner_is_organization: bool,
+        repo: &NewRepository,
+    ) -> Result<Option<RepositoryFacts>, Error>;
+
+    /// Every branch of the repository with its head (at most 100: a repository the saga
+    /// created has one).
+    async fn branches(&self, actor: &RepoActor, full_name: &str)
+    -> Result<Vec<BranchHead>, Error>;
+
+    /// Writes the commit's objects (no branch moves) and gives its id.
+    async fn create_commit(
+        &self,
+        actor: &RepoActor,
+        full_name: &str,
+        commit: &NewCommit,
+    ) -> Result<String, Error>;
+
+    /// Moves the branch to `sha` if that is a fast-forward; false when GitHub refuses because
+    /// the branch moved elsewhere meanwhile (nothing is overwritten).
+    async fn fast_forward(
+        &self,
+        actor: &RepoActor,
+        full_name: &str,
+        branch: &str,
+        sha: &str,
+    ) -> Result<bool, Error>;
+
+    /// Deletes the repository; one that is already gone is fine.
+    async fn delete_repository(&self, actor: &RepoActor, full_name: &str) -> Result<(), Error>;
+
+    /// The files under the source's folder (paths relative to it), read with the
+    /// installation's token; a missing folder is a 502 naming it. At most
+    /// [`TEMPLATE_MAX_FILES`] files and [`TEMPLATE_MAX_BYTES`] bytes.
+    async fn template_files(
+        &self,
+        installation_id: i64,
+        source: &TemplateSource,
+    ) -> Result<Vec<RepoFile>, Error>;
+}

@@ -23,6 +23,6 @@ pub use clock::{Clock, SystemClock};
 pub use cluster::Cluster;
 pub use credentials::{AccessTokens, Sealed, SealedTokens};
 pub use events::{EventSink, OutboxEntry, Publisher};
-pub use github::GitHub;
+pub use github::{GitHub, GitHubRepos};
 pub use logs::LogSource;
 pub use registry::{PushCredentials, Registry};
