@@ -1,5 +1,6 @@
-//! The GitHub adapter: implements `axhub_ports::github::GitHub` over GitHub's REST API with
-//! reqwest.
+//! The GitHub adapter: implements `axhub_ports::github::GitHub` and `GitHubRepos` (creating,
+//! writing and deleting a bootstrapped app's repository, reading templates: `repos`) over
+//! GitHub's REST API with reqwest.
 //!
 //! - The App authenticates with an RS256 JWT (`iat` 60 s in the past, 9 minutes valid) and
 //!   exchanges it for installation access tokens, cached until a few minutes before they
@@ -15,6 +16,7 @@
 
 mod app_auth;
 mod config;
+mod repos;
 mod transport;
 mod user_tokens;
 pub mod vault;

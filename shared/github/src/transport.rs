@@ -28,6 +28,14 @@ impl Answer {
         self.status.is_success()
     }
 
+    /// GitHub's `message` of an error answer, if it has one (for logs and 502 messages).
+    pub fn message(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
     /// Fails with 502 unless the answer is a success.
     pub fn expect_ok(self, what: &str) -> Result<Self, Error> {
         if self.ok() {
@@ -164,6 +172,26 @@ impl Api {
     ) -> Result<Answer, Error> {
         send(self.retry, path, || {
             self.request(Method::GET, path, bearer).query(query)
+        })
+        .await
+    }
+
+    /// A request with a method and an optional JSON body (POST, PATCH, DELETE), retried as
+    /// [`send`] retries.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, Error> {
+        let what = format!("{method} {path}");
+        send(self.retry, &what, || {
+            let request = self.request(method.clone(), path, bearer);
+            match body {
+                Some(b) => request.json(b),
+                None => request,
+            }
         })
         .await
     }

@@ -49,6 +49,8 @@ pub(crate) struct GhRepository {
     pub(crate) default_branch: String,
     #[serde(default)]
     pub(crate) html_url: String,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,12 +63,54 @@ pub(crate) struct GhRepositories {
 
 #[derive(Deserialize)]
 pub(crate) struct GhBranch {
+    #[serde(default)]
+    pub(crate) name: String,
     pub(crate) commit: GhCommit,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct GhCommit {
     pub(crate) sha: String,
+}
+
+/// `GET /repos/{o}/{r}/git/trees/{ref}?recursive=1`.
+#[derive(Deserialize)]
+pub(crate) struct GhTree {
+    #[serde(default)]
+    pub(crate) truncated: bool,
+    #[serde(default)]
+    pub(crate) tree: Vec<GhTreeEntry>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct GhTreeEntry {
+    pub(crate) path: String,
+    #[serde(default)]
+    pub(crate) mode: String,
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) sha: String,
+    #[serde(default)]
+    pub(crate) size: Option<u64>,
+}
+
+/// `GET /repos/{o}/{r}/git/blobs/{sha}`.
+#[derive(Deserialize)]
+pub(crate) struct GhBlob {
+    #[serde(default)]
+    pub(crate) content: String,
+    #[serde(default)]
+    pub(crate) encoding: String,
+}
+
+/// GitHub's error body; a 422's `errors` say what failed.
+#[derive(Deserialize, Default)]
+pub(crate) struct GhError {
+    #[serde(default)]
+    pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) errors: Vec<serde_json::Value>,
 }
 
 /// GitHub's answer to a token refresh: tokens, or `error` (with status 200).

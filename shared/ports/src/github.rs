@@ -292,8 +292,7 @@ pub trait GitHubRepos: Send + Sync + 'static {
 
     /// Every branch of the repository with its head (at most 100: a repository the saga
     /// created has one).
-    async fn branches(&self, actor: &RepoActor, full_name: &str)
-    -> Result<Vec<BranchHead>, Error>;
+    async fn branches(&self, actor: &RepoActor, full_name: &str) -> Result<Vec<BranchHead>, Error>;
 
     /// Writes the commit's objects (no branch moves) and gives its id.
     async fn create_commit(

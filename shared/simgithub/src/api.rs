@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::model::{CreateRefused, Repository, World};
-use crate::{API_PREFIX, APP_ID, APP_PUBLIC_KEY_PEM, SimGitHub};
+use crate::model::{CreateRefused, NewRepo, Repository, World};
+use crate::{API_PREFIX, APP_ID, APP_PUBLIC_KEY_PEM, SimGitHub, faults, gitdata};
 
 /// The sim's routes, under [`API_PREFIX`], for any router state.
 pub fn router<S: Clone + Send + Sync + 'static>(sim: SimGitHub) -> Router<S> {
@@ -26,16 +26,25 @@ pub fn router<S: Clone + Send + Sync + 'static>(sim: SimGitHub) -> Router<S> {
             "/user/installations/{installation}/repositories",
             get(installation_repositories),
         )
-        .route("/repos/{owner}/{repo}", get(repository))
+        .route(
+            "/repos/{owner}/{repo}",
+            get(repository).delete(delete_repository),
+        )
+        .route("/repos/{owner}/{repo}/branches", get(branches))
         .route("/repos/{owner}/{repo}/branches/{branch}", get(branch))
         .route("/orgs/{org}/repos", post(create_org_repo))
         .route("/user/repos", post(create_user_repo))
         .route("/repos/{owner}/{repo}/contents/{*path}", put(put_contents))
+        .merge(gitdata::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            faults::inject,
+        ))
         .with_state(sim);
     Router::new().nest(API_PREFIX, api)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("authorization")?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")
@@ -44,7 +53,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// GitHub's error body.
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (
         status,
         Json(json!({"message": message, "documentation_url": "https://docs.github.com/rest"})),
@@ -52,17 +61,17 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-fn unauthorized() -> Response {
+pub(crate) fn unauthorized() -> Response {
     error(StatusCode::UNAUTHORIZED, "Bad credentials")
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "Not Found")
 }
 
 /// The App JWT of `Authorization`, checked as GitHub checks it: RS256 with the App's key, the
 /// App's id as issuer, not expired.
-fn app_jwt_ok(headers: &HeaderMap) -> bool {
+pub(crate) fn app_jwt_ok(headers: &HeaderMap) -> bool {
     let Some(jwt) = bearer(headers) else {
         return false;
     };
@@ -167,12 +176,13 @@ async fn installations(State(sim): State<SimGitHub>, headers: HeaderMap) -> Resp
     })
 }
 
-fn repository_json(r: &Repository) -> Value {
+pub(crate) fn repository_json(r: &Repository) -> Value {
     json!({
         "id": r.id,
         "name": r.name(),
         "full_name": r.full_name,
         "private": r.private,
+        "description": (!r.description.is_empty()).then_some(&r.description),
         "default_branch": r.default_branch,
         "html_url": format!("https://github.example/{}", r.full_name),
         "owner": {"login": r.owner()},
@@ -241,12 +251,68 @@ async fn branch(
     })
 }
 
+async fn delete_repository(
+    State(sim): State<SimGitHub>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let full_name = format!("{owner}/{repo}");
+    sim.with(|w| {
+        let Some(token) = bearer(&headers) else {
+            return unauthorized();
+        };
+        if !w.can_read(&token, &full_name) {
+            return not_found();
+        }
+        // Deleting takes the administration permission: the account's own people, or an
+        // installation on it (the sim's App holds the permission).
+        if !w.can_write(&token, &full_name) {
+            return error(
+                StatusCode::FORBIDDEN,
+                "Must have admin rights to Repository.",
+            );
+        }
+        w.repos.remove(&full_name);
+        StatusCode::NO_CONTENT.into_response()
+    })
+}
+
+async fn branches(
+    State(sim): State<SimGitHub>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let full_name = format!("{owner}/{repo}");
+    sim.with(|w| {
+        let Some(token) = bearer(&headers) else {
+            return unauthorized();
+        };
+        match w.repos.get(&full_name) {
+            Some(r) if w.can_read_git(&token, &full_name) => {
+                let list: Vec<Value> = r
+                    .branches
+                    .iter()
+                    .filter_map(|(name, line)| {
+                        Some(json!({"name": name, "commit": {"sha": line.last()?}}))
+                    })
+                    .collect();
+                Json(json!(list)).into_response()
+            }
+            _ => not_found(),
+        }
+    })
+}
+
 #[derive(Deserialize, Default)]
 struct CreateRepo {
     #[serde(default)]
     name: String,
     #[serde(default = "private_by_default")]
     private: bool,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    auto_init: bool,
 }
 
 fn private_by_default() -> bool {
@@ -254,7 +320,13 @@ fn private_by_default() -> bool {
 }
 
 fn created(w: &mut World, token: &str, owner: &str, body: CreateRepo) -> Response {
-    match w.create_repo(token, owner, &body.name, body.private) {
+    let new = NewRepo {
+        name: &body.name,
+        private: body.private,
+        description: body.description.as_deref().unwrap_or_default(),
+        auto_init: body.auto_init,
+    };
+    match w.create_repo(token, owner, &new) {
         Ok(r) => (StatusCode::CREATED, Json(repository_json(&r))).into_response(),
         // GitHub's answer for a taken name.
         Err(CreateRefused::Exists) => (
@@ -303,7 +375,7 @@ async fn create_user_repo(
 struct PutContents {
     #[serde(default)]
     message: String,
-    /// Base64 of the file (checked to be base64; the sim keeps no contents).
+    /// Base64 of the file.
     #[serde(default)]
     content: String,
     #[serde(default)]
@@ -320,22 +392,19 @@ async fn put_contents(
     let Some(token) = bearer(&headers) else {
         return unauthorized();
     };
-    let base64_ok = body
-        .content
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'\n'));
-    if !base64_ok {
+    let Some(content) = gitdata::decode_base64(&body.content) else {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "content is not valid Base64",
         );
-    }
+    };
     let full_name = format!("{owner}/{repo}");
     sim.with(|w| {
         match w.put_file(
             &token,
             &full_name,
             &file,
+            &content,
             body.branch.as_deref(),
             &body.message,
         ) {

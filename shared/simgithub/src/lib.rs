@@ -1,23 +1,33 @@
 //! A simulated GitHub for axhub-local and tests: a GitHub App with installations, people with
-//! user tokens, organisations, repositories with branches and commits, served as the REST
-//! endpoints the GitHub adapter (`axhub_github::GitHubClient`) calls, under one base URL. The
-//! adapter is pointed at it through its base URLs, so the code that runs against github.com
-//! is the code the demo exercises.
+//! user tokens, organisations, repositories with branches, commits and files, served as the
+//! REST endpoints the GitHub adapter (`axhub_github::GitHubClient`) calls, under one base URL.
+//! The adapter is pointed at it through its base URLs, so the code that runs against
+//! github.com is the code the demo exercises.
 //!
-//! What it serves (paths below [`API_PREFIX`]): `POST /app/installations/{id}/access_tokens`
-//! (App JWT, RS256, checked against the sim App's key), `GET /user`,
-//! `GET /user/memberships/orgs`, `GET /user/installations`,
-//! `GET /user/installations/{id}/repositories`, `GET /repos/{owner}/{repo}`,
-//! `GET /repos/{owner}/{repo}/branches/{branch}`, and for bootstrapping an app
-//! `POST /orgs/{org}/repos`, `POST /user/repos` and `PUT /repos/{owner}/{repo}/contents/{path}`
-//! (one file, one commit; the sim keeps commits, not contents); and below [`WEB_PREFIX`] the App's install
-//! screen, which installs on the account chosen and redirects to the App's Setup URL. A token that is not one the sim issued is
-//! 401; a repository the token cannot read is 404, as GitHub answers.
+//! What it serves (paths below [`API_PREFIX`]):
+//! - the App: `POST /app/installations/{id}/access_tokens` and `GET /app/installations/{id}`
+//!   (App JWT, RS256, checked against the sim App's key);
+//! - a person: `GET /user`, `GET /user/memberships/orgs`, `GET /user/installations`,
+//!   `GET /user/installations/{id}/repositories`;
+//! - repositories: `GET` and `DELETE /repos/{owner}/{repo}`, `GET …/branches` and
+//!   `…/branches/{branch}`, `POST /orgs/{org}/repos` and `POST /user/repos` (with
+//!   `auto_init`), `PUT …/contents/{path}` (one file, one commit);
+//! - the Git Data API: `POST …/git/blobs`, `…/git/trees`, `…/git/commits`,
+//!   `PATCH …/git/refs/heads/{branch}` (fast-forward unless `force`), `GET …/git/trees/{ref}`
+//!   and `GET …/git/blobs/{sha}`: objects are named by what they hold (module `git`);
+//!
+//! and below [`WEB_PREFIX`] the App's install screen, which installs on the account chosen and
+//! redirects to the App's Setup URL. A token that is not one the sim issued is 401; a
+//! repository the token cannot read is 404, as GitHub answers. Tests make any route fail
+//! ([`SimGitHub::fail`], [`Fault`]) and count its calls ([`SimGitHub::calls`]).
 //!
 //! The sim App's private key ([`APP_PRIVATE_KEY_PEM`]) is committed on purpose: it signs
 //! nothing but requests to this simulation and opens nothing real.
 
 mod api;
+mod faults;
+mod git;
+mod gitdata;
 mod model;
 mod web;
 
@@ -28,6 +38,7 @@ use std::sync::{Arc, Mutex};
 pub fn router<S: Clone + Send + Sync + 'static>(sim: SimGitHub) -> axum::Router<S> {
     api::router(sim.clone()).merge(web::router(sim))
 }
+pub use faults::Fault;
 pub use model::{Account, Repository};
 
 /// Where the REST API is served, below the process's base URL.
@@ -87,6 +98,51 @@ impl SimGitHub {
     /// branch's head if needed); the new head, or None if there is no such repository.
     pub fn commit(&self, full_name: &str, branch: &str, message: &str) -> Option<String> {
         self.with(|w| w.commit(full_name, branch, message))
+    }
+
+    /// Commits these files (added to those of the branch's head) on `branch`, which starts
+    /// at the default branch's head if new; the new head, or None without such a repository.
+    pub fn add_files(
+        &self,
+        full_name: &str,
+        branch: &str,
+        files: &[(&str, &[u8])],
+        message: &str,
+    ) -> Option<String> {
+        self.with(|w| w.add_files(full_name, branch, files, message))
+    }
+
+    /// Every file at a branch's head or a commit, with its content.
+    pub fn files(&self, full_name: &str, git_ref: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        self.with(|w| {
+            let repo = w.repos.get(full_name)?;
+            repo.objects.files(&repo.resolve(git_ref)?)
+        })
+    }
+
+    /// A branch's commits along first parents, oldest first (empty without such a branch).
+    pub fn commits(&self, full_name: &str, branch: &str) -> Vec<String> {
+        self.with(|w| {
+            w.repos
+                .get(full_name)
+                .and_then(|r| r.branches.get(branch).cloned())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Makes the next `times` calls of `route` (`"POST /orgs/{org}/repos"`: the method and
+    /// the route's template below [`API_PREFIX`]) answer `fault` instead.
+    pub fn fail(&self, route: &str, fault: Fault, times: u32) {
+        self.faults(|f| f.arm(route, fault, times))
+    }
+
+    /// How often `route` was called (faulted calls included).
+    pub fn calls(&self, route: &str) -> u32 {
+        self.faults(|f| f.calls(route))
+    }
+
+    fn faults<T>(&self, f: impl FnOnce(&mut faults::Faults) -> T) -> T {
+        self.with(|w| f(&mut w.faults))
     }
 
     /// The head commit of a branch.

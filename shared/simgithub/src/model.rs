@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+
+use crate::git::{Commit, Entry, Objects, Tree};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Account {
@@ -24,11 +25,12 @@ pub struct Repository {
     pub id: i64,
     pub full_name: String,
     pub private: bool,
+    pub description: String,
     pub default_branch: String,
-    /// Branch → its commits, oldest first (the last is the head).
+    /// Branch → its commits along first parents, oldest first (the last is the head).
     pub branches: BTreeMap<String, Vec<String>>,
-    /// Path → the commit that last wrote it (contents are not kept).
-    pub files: BTreeMap<String, String>,
+    /// Its blobs, trees and commits.
+    pub objects: Objects,
 }
 
 impl Repository {
@@ -39,6 +41,90 @@ impl Repository {
     pub fn name(&self) -> &str {
         self.full_name.split('/').nth(1).unwrap_or_default()
     }
+
+    pub fn head(&self, branch: &str) -> Option<&str> {
+        self.branches.get(branch)?.last().map(String::as_str)
+    }
+
+    /// A branch's head, else a commit id as given.
+    pub fn resolve(&self, git_ref: &str) -> Option<String> {
+        match self.head(git_ref) {
+            Some(sha) => Some(sha.to_owned()),
+            None => self.objects.commit(git_ref).map(|_| git_ref.to_owned()),
+        }
+    }
+
+    /// Commits `files` (added to, or replacing, those of the branch's head) on `branch`,
+    /// which starts at the default branch's head if it is new; the new head.
+    fn commit_files(
+        &mut self,
+        branch: &str,
+        files: Tree,
+        message: &str,
+        signature: String,
+    ) -> String {
+        let base = self
+            .branches
+            .get(branch)
+            .or_else(|| self.branches.get(&self.default_branch))
+            .cloned()
+            .unwrap_or_default();
+        let mut tree = base
+            .last()
+            .and_then(|head| self.objects.tree_of(head))
+            .cloned()
+            .unwrap_or_default();
+        tree.extend(files);
+        let Ok(tree) = self.objects.put_tree(tree) else {
+            unreachable!("the tree's blobs were written before it");
+        };
+        let commit = Commit {
+            tree,
+            parents: base.last().cloned().into_iter().collect(),
+            message: message.to_owned(),
+            signature,
+        };
+        let Ok(sha) = self.objects.put_commit(commit) else {
+            unreachable!("the parent is the branch's head");
+        };
+        let mut line = base;
+        line.push(sha.clone());
+        self.branches.insert(branch.to_owned(), line);
+        sha
+    }
+
+    /// Writes these files as blobs: a tree's entries.
+    fn blobs(&mut self, files: &[(&str, &[u8])]) -> Tree {
+        files
+            .iter()
+            .map(|(path, content)| {
+                let entry = Entry {
+                    mode: "100644".into(),
+                    blob: self.objects.put_blob(content.to_vec()),
+                };
+                ((*path).to_owned(), entry)
+            })
+            .collect()
+    }
+}
+
+/// How a repository is created.
+#[derive(Debug, Clone, Default)]
+pub struct NewRepo<'a> {
+    pub name: &'a str,
+    pub private: bool,
+    pub description: &'a str,
+    /// GitHub's `auto_init`: a first commit with a README on `main`.
+    pub auto_init: bool,
+}
+
+/// Why a branch cannot be moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefRefused {
+    /// No such branch, or no such commit.
+    Missing,
+    /// The commit does not descend from the branch's head.
+    NotFastForward,
 }
 
 /// Why a repository cannot be created.
@@ -67,7 +153,9 @@ pub(crate) struct World {
     pub installation_tokens: BTreeMap<String, InstallationToken>,
     /// The App's Setup URL.
     pub setup_url: Option<String>,
+    pub faults: crate::faults::Faults,
     next_id: i64,
+    /// Commits the sim made itself: each is told apart by its number.
     commits: u64,
 }
 
@@ -119,55 +207,55 @@ impl World {
         id
     }
 
-    fn new_commit(&mut self, full_name: &str, branch: &str, message: &str) -> String {
+    /// What tells the sim's own commits apart: who made them, and when (a counter).
+    fn signature(&mut self) -> String {
         self.commits += 1;
-        let seed = format!("{full_name}\n{branch}\n{message}\n{}", self.commits);
-        let mut sha = hex::encode(Sha256::digest(seed.as_bytes()));
-        sha.truncate(40);
-        sha
+        format!("Sim <sim@github.example> {}", self.commits)
     }
 
     pub fn add_repo(&mut self, full_name: &str, branch: &str, private: bool) -> String {
-        let head = self.new_commit(full_name, branch, "Initial commit");
         let id = self.id();
-        self.repos.insert(
-            full_name.to_owned(),
-            Repository {
-                id,
-                full_name: full_name.to_owned(),
-                private,
-                default_branch: branch.to_owned(),
-                branches: BTreeMap::from([(branch.to_owned(), vec![head.clone()])]),
-                files: BTreeMap::new(),
-            },
-        );
+        let signature = self.signature();
+        let mut repo = Repository {
+            id,
+            full_name: full_name.to_owned(),
+            private,
+            description: String::new(),
+            default_branch: branch.to_owned(),
+            branches: BTreeMap::new(),
+            objects: Objects::default(),
+        };
+        let head = repo.commit_files(branch, Tree::new(), "Initial commit", signature);
+        self.repos.insert(full_name.to_owned(), repo);
         head
     }
 
     pub fn commit(&mut self, full_name: &str, branch: &str, message: &str) -> Option<String> {
-        let base = {
-            let repo = self.repos.get(full_name)?;
-            repo.branches
-                .get(branch)
-                .or_else(|| repo.branches.get(&repo.default_branch))
-                .cloned()
-                .unwrap_or_default()
-        };
-        let sha = self.new_commit(full_name, branch, message);
-        let repo = self.repos.get_mut(full_name)?;
-        let commits = repo.branches.entry(branch.to_owned()).or_insert(base);
-        commits.push(sha.clone());
-        Some(sha)
+        self.add_files(full_name, branch, &[], message)
     }
 
-    /// Creates an empty repository (no branch until its first file) for `token` under
-    /// `owner`: an installation token of that account, or a user token of that very user.
+    /// Commits these files on `branch` (starting it from the default branch if new).
+    pub fn add_files(
+        &mut self,
+        full_name: &str,
+        branch: &str,
+        files: &[(&str, &[u8])],
+        message: &str,
+    ) -> Option<String> {
+        let signature = self.signature();
+        let repo = self.repos.get_mut(full_name)?;
+        let tree = repo.blobs(files);
+        Some(repo.commit_files(branch, tree, message, signature))
+    }
+
+    /// Creates a repository for `token` under `owner` (an installation token of that
+    /// account, or a user token of that very user): empty (no branch until its first file),
+    /// or with GitHub's first commit when `auto_init`.
     pub fn create_repo(
         &mut self,
         token: &str,
         owner: &str,
-        name: &str,
-        private: bool,
+        new: &NewRepo<'_>,
     ) -> Result<Repository, CreateRefused> {
         let may = match (
             self.user_tokens.get(token),
@@ -183,21 +271,76 @@ impl World {
         if !may || !self.accounts.contains_key(owner) {
             return Err(CreateRefused::Forbidden);
         }
-        let full_name = format!("{owner}/{name}");
+        let full_name = format!("{owner}/{}", new.name);
         if self.repos.contains_key(&full_name) {
             return Err(CreateRefused::Exists);
         }
         let id = self.id();
-        let repo = Repository {
+        let signature = self.signature();
+        let mut repo = Repository {
             id,
             full_name: full_name.clone(),
-            private,
+            private: new.private,
+            description: new.description.to_owned(),
             default_branch: "main".into(),
             branches: BTreeMap::new(),
-            files: BTreeMap::new(),
+            objects: Objects::default(),
         };
+        if new.auto_init {
+            let readme = format!("# {}\n\n{}\n", new.name, new.description);
+            let tree = repo.blobs(&[("README.md", readme.as_bytes())]);
+            repo.commit_files("main", tree, "Initial commit", signature);
+        }
         self.repos.insert(full_name, repo.clone());
         Ok(repo)
+    }
+
+    /// Whether a token may write to a repository (push, move a branch, delete it): an
+    /// installation token of its account (for all repositories, or this one), or a person
+    /// who belongs to its account.
+    pub fn can_write(&self, token: &str, full_name: &str) -> bool {
+        let Some(repo) = self.repos.get(full_name) else {
+            return false;
+        };
+        match self.user_tokens.get(token) {
+            Some(login) => self.belongs(login, repo.owner()),
+            None => self.can_read(token, full_name),
+        }
+    }
+
+    /// Whether a token may read a repository's Git data: as [`World::can_read`], and any
+    /// token the sim issued for a public repository (templates are read so).
+    pub fn can_read_git(&self, token: &str, full_name: &str) -> bool {
+        let known =
+            self.user_tokens.contains_key(token) || self.installation_tokens.contains_key(token);
+        self.can_read(token, full_name)
+            || (known && self.repos.get(full_name).is_some_and(|r| !r.private))
+    }
+
+    /// Moves a branch to a commit that descends from its head (or to any, with `force`).
+    pub fn move_branch(
+        &mut self,
+        full_name: &str,
+        branch: &str,
+        sha: &str,
+        force: bool,
+    ) -> Result<(), RefRefused> {
+        let repo = self.repos.get_mut(full_name).ok_or(RefRefused::Missing)?;
+        let head = repo.head(branch).ok_or(RefRefused::Missing)?.to_owned();
+        if repo.objects.commit(sha).is_none() {
+            return Err(RefRefused::Missing);
+        }
+        let line = match repo.objects.since(sha, &head) {
+            Some(newer) => {
+                let mut line = repo.branches[branch].clone();
+                line.extend(newer);
+                line
+            }
+            None if force => repo.objects.line(sha),
+            None => return Err(RefRefused::NotFastForward),
+        };
+        repo.branches.insert(branch.to_owned(), line);
+        Ok(())
     }
 
     /// Writes one file as a commit on `branch` (the contents API); the commit, or None when
@@ -207,36 +350,21 @@ impl World {
         token: &str,
         full_name: &str,
         path: &str,
+        content: &[u8],
         branch: Option<&str>,
         message: &str,
     ) -> Option<String> {
-        // Reading is not writing: a user writes only where they belong.
-        let user_may_write = match self.user_tokens.get(token) {
-            Some(login) => self
-                .repos
-                .get(full_name)
-                .is_some_and(|r| self.belongs(login, r.owner())),
-            None => true,
-        };
-        if !self.can_read(token, full_name) || !user_may_write {
+        if !self.can_write(token, full_name) {
             return None;
         }
         let branch = branch
             .map(str::to_owned)
             .unwrap_or_else(|| self.repos[full_name].default_branch.clone());
-        let sha = self.commit(full_name, &branch, &format!("{message} ({path})"))?;
-        let repo = self.repos.get_mut(full_name)?;
-        repo.files.insert(path.to_owned(), sha.clone());
-        Some(sha)
+        self.add_files(full_name, &branch, &[(path, content)], message)
     }
 
     pub fn head(&self, full_name: &str, branch: &str) -> Option<String> {
-        self.repos
-            .get(full_name)?
-            .branches
-            .get(branch)?
-            .last()
-            .cloned()
+        self.repos.get(full_name)?.head(branch).map(str::to_owned)
     }
 
     pub fn repository(&self, full_name: &str) -> Option<(Repository, Option<i64>)> {
@@ -366,33 +494,65 @@ mod tests {
         assert!(w.installations_of("bob").is_empty());
 
         // Creating repositories: the installation on its account, a user for themself.
-        let new = w.create_repo(&all, "acme", "site", true).unwrap();
+        let named = |name| NewRepo {
+            name,
+            private: true,
+            ..NewRepo::default()
+        };
+        let new = w.create_repo(&all, "acme", &named("site")).unwrap();
         assert!(new.branches.is_empty(), "empty until its first file");
         assert_eq!(
-            w.create_repo(&all, "acme", "site", true),
-            Err(CreateRefused::Exists)
+            w.create_repo(&all, "acme", &named("site")).err(),
+            Some(CreateRefused::Exists)
         );
-        assert_eq!(
-            w.create_repo(&one, "acme", "x", true),
-            Err(CreateRefused::Forbidden)
-        );
-        assert_eq!(
-            w.create_repo(&all, "bob", "x", true),
-            Err(CreateRefused::Forbidden)
-        );
-        assert!(w.create_repo(&bob, "bob", "mine", false).is_ok());
-        assert_eq!(
-            w.create_repo(&bob, "acme", "x", true),
-            Err(CreateRefused::Forbidden)
-        );
+        for (token, owner) in [(&one, "acme"), (&all, "bob"), (&bob, "acme")] {
+            assert_eq!(
+                w.create_repo(token, owner, &named("x")).err(),
+                Some(CreateRefused::Forbidden),
+                "{owner}"
+            );
+        }
+        assert!(w.create_repo(&bob, "bob", &named("mine")).is_ok());
         let first = w
-            .put_file(&all, "acme/site", "README.md", None, "init")
+            .put_file(&all, "acme/site", "README.md", b"hi", None, "init")
             .unwrap();
         assert_eq!(w.head("acme/site", "main"), Some(first.clone()));
         let second = w
-            .put_file(&all, "acme/site", "Dockerfile", None, "init")
+            .put_file(&all, "acme/site", "Dockerfile", b"FROM x", None, "init")
             .unwrap();
-        assert_eq!(w.repos["acme/site"].branches["main"], vec![first, second]);
-        assert_eq!(w.put_file(&bob, "acme/site", "x", None, "no"), None);
+        assert_eq!(
+            w.repos["acme/site"].branches["main"],
+            vec![first, second.clone()]
+        );
+        assert_eq!(w.put_file(&bob, "acme/site", "x", b"", None, "no"), None);
+        let files = w.repos["acme/site"].objects.files(&second).unwrap();
+        assert_eq!(files.len(), 2, "a commit holds its parent's files too");
+
+        // GitHub's first commit, and moving a branch forward only.
+        let init = NewRepo {
+            auto_init: true,
+            description: "a shop",
+            ..named("shop")
+        };
+        let shop = w.create_repo(&all, "acme", &init).unwrap();
+        let root = shop.head("main").unwrap().to_owned();
+        assert!(shop.objects.files(&root).unwrap()["README.md"].starts_with(b"# shop"));
+        let elsewhere = w.add_repo("acme/other", "main", true);
+        assert_eq!(
+            w.move_branch("acme/shop", "main", &elsewhere, false),
+            Err(RefRefused::Missing),
+            "a commit of another repository"
+        );
+        let next = w.commit("acme/shop", "work", "on a branch").unwrap();
+        assert_eq!(w.move_branch("acme/shop", "main", &next, false), Ok(()));
+        assert_eq!(w.head("acme/shop", "main"), Some(next.clone()));
+        let stale = w.commit("acme/shop", "main", "ahead").unwrap();
+        assert_eq!(
+            w.move_branch("acme/shop", "main", &next, false),
+            Err(RefRefused::NotFastForward)
+        );
+        assert_eq!(w.head("acme/shop", "main"), Some(stale));
+        assert_eq!(w.move_branch("acme/shop", "main", &next, true), Ok(()));
+        assert_eq!(w.repos["acme/shop"].branches["main"], vec![root, next]);
     }
 }
