@@ -74,6 +74,8 @@ pub enum ErrorCode {
     NotARelease,
     /// 412: the GitHub App was uninstalled from the connected repository's account.
     GithubInstallationMissing,
+    /// 422: the bootstrap names no GitHub App installation.
+    GithubAppNotInstalled,
     /// 412: the connected branch (or its repository) is gone.
     BranchNotFound,
 }
@@ -125,6 +127,7 @@ impl ErrorCode {
             ImageNotBuilt => "image_not_built",
             NotARelease => "not_a_release",
             GithubInstallationMissing => "github_installation_missing",
+            GithubAppNotInstalled => "github_app_not_installed",
             BranchNotFound => "branch_not_found",
         }
     }
@@ -167,6 +170,7 @@ impl ErrorCode {
             | ImageNotBuilt
             | NotARelease
             | GithubInstallationMissing
+            | GithubAppNotInstalled
             | BranchNotFound => Category::PreconditionFailed,
             RateLimited => Category::RateLimited,
             BadGateway | BackendUnimplemented | TemporarilyUnavailable => Category::Unavailable,

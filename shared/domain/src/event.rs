@@ -18,6 +18,8 @@ pub enum EventKind {
     GitConnected,
     GitDisconnected,
     BootstrapFinished,
+    AppRegistered,
+    AppWithdrawn,
 }
 
 impl EventKind {
@@ -36,6 +38,8 @@ impl EventKind {
             Self::GitConnected => "GitConnected",
             Self::GitDisconnected => "GitDisconnected",
             Self::BootstrapFinished => "BootstrapFinished",
+            Self::AppRegistered => "AppRegistered",
+            Self::AppWithdrawn => "AppWithdrawn",
         }
     }
 }

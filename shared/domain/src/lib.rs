@@ -1,6 +1,7 @@
 //! Pure types and rules of the deploy control plane: no I/O lives here.
 
 pub mod authz;
+pub mod bootstrap;
 pub mod deployment;
 pub mod diagnosis;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod untrusted;
 pub mod validate;
 
 pub use authz::{Access, AppRole, Principal, TenantRole};
+pub use bootstrap::{Bootstrap, BootstrapFailure, BootstrapStage, BootstrapStatus};
 pub use deployment::{
     Deployment, DeploymentStatus, Environment, FailureReason, IllegalTransition, NewDeployment,
     TriggerSource,

@@ -21,6 +21,7 @@ impl From<Error> for ApiError {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::GithubReloginRequired => return StatusCode::PRECONDITION_REQUIRED,
+        ErrorCode::GithubAppNotInstalled => return StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::BadGateway => return StatusCode::BAD_GATEWAY,
         ErrorCode::PayloadTooLarge => return StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::UnsupportedMediaType => return StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -20,7 +20,7 @@ use axum::routing::get;
 pub use body::JsonBody;
 pub use error::{ApiError, ApiResult, ErrorEnvelope};
 pub use extract::{Caller, QueryMap, idempotency_key};
-pub use path::{AppId, DeploymentId, InstallationId, ReviewRequestId, TenantId};
+pub use path::{AppId, BootstrapId, DeploymentId, InstallationId, ReviewRequestId, TenantId};
 pub use routes::Routes;
 
 /// Built once per process (per Lambda cold start) and cloned into every request.

@@ -75,6 +75,11 @@ const ERRORS: &[(u16, &str, &str)] = &[
         "A body that is not `application/json`.",
     ),
     (
+        422,
+        "UnprocessableEntity",
+        "The request cannot be acted on as it is: `github_app_not_installed`.",
+    ),
+    (
         428,
         "PreconditionRequired",
         "The caller must sign in with GitHub again.",

@@ -58,6 +58,10 @@ uuid_param!(
     TenantId = "tenantID"
 );
 uuid_param!(
+    /// `{bootstrapID}`: an app bootstrap saga.
+    BootstrapId = "bootstrapID"
+);
+uuid_param!(
     /// `{requestID}`: a review request (and its promotion).
     ReviewRequestId = "requestID"
 );
