@@ -3,7 +3,7 @@
 
 use axhub_domain::deployment::rfc3339;
 use axhub_domain::{
-    Deployment, DomainEvent, Environment, EventKind, GitConnection, Promotion, Rollback,
+    Bootstrap, Deployment, DomainEvent, Environment, EventKind, GitConnection, Promotion, Rollback,
 };
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -245,6 +245,63 @@ pub fn pointer_moved_by_promotion(p: &Promotion) -> DomainEvent {
             "cause": "promotion",
             "request_id": p.request_id,
             "moved_at": rfc3339(p.updated_at),
+        }),
+    )
+}
+
+/// The bootstrap saga wrote a new app into the read model: the apps service adopts it (the
+/// same id) or ignores it (docs/decisions.md).
+pub fn app_registered(b: &Bootstrap, at: OffsetDateTime) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::AppRegistered,
+        b.tenant_id,
+        b.app_id,
+        at,
+        json!({
+            "id": b.app_id,
+            "tenant_id": b.tenant_id,
+            "owner_id": b.created_by,
+            "name": b.name,
+            "slug": b.slug,
+            "subdomain": b.subdomain,
+            "template_id": b.template_id,
+            "bootstrap_id": b.id,
+        }),
+    )
+}
+
+/// A failed bootstrap took back the app it had registered.
+pub fn app_withdrawn(b: &Bootstrap, at: OffsetDateTime) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::AppWithdrawn,
+        b.tenant_id,
+        b.app_id,
+        at,
+        json!({
+            "id": b.app_id,
+            "bootstrap_id": b.id,
+            "reason": b.error_code.map(|c| c.as_str()),
+        }),
+    )
+}
+
+/// A bootstrap saga ended, done or failed.
+pub fn bootstrap_finished(b: &Bootstrap) -> DomainEvent {
+    DomainEvent::new(
+        EventKind::BootstrapFinished,
+        b.tenant_id,
+        b.app_id,
+        b.updated_at,
+        json!({
+            "bootstrap_id": b.id,
+            "status": b.status.as_str(),
+            "stage": b.stage.as_str(),
+            "app_id": b.app_created.then_some(b.app_id),
+            "repo_full_name": b.repo_full_name,
+            "deployment_id": b.deployment_id,
+            "error_code": b.error_code.map(|c| c.as_str()),
+            "error_message": b.error_message,
+            "finished_at": rfc3339(b.updated_at),
         }),
     )
 }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 /// The queue the deploy worker consumes.
 pub const DEPLOY_QUEUE: &str = "deploy";
+/// The queue the bootstrap worker consumes (its own, so a slow saga never delays builds).
+pub const BOOTSTRAP_QUEUE: &str = "bootstrap";
 
 /// One job (`{"kind": "advance", …}` on the wire).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,6 +34,8 @@ pub enum Job {
     /// Deploy the push kept for this app while its slot was held; queued by the change that
     /// freed the slot.
     PendingPush { app_id: Uuid },
+    /// Run the bootstrap saga's current step (queue `bootstrap`).
+    Bootstrap { bootstrap_id: Uuid },
 }
 
 impl Job {

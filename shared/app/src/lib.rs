@@ -3,6 +3,7 @@
 //! per aggregate, whose verbs are collected into one transaction by `state::UnitOfWork`.
 
 pub mod access;
+pub mod bootstrap;
 pub mod cursor;
 pub mod deployments;
 pub mod diagnosis;
@@ -22,6 +23,7 @@ pub mod releases;
 pub mod rollback;
 pub mod staging;
 pub mod state;
+pub mod templates;
 pub mod trigger;
 pub mod worker;
 
@@ -32,8 +34,8 @@ use axhub_store::{Store, StoreError};
 use time::OffsetDateTime;
 
 use axhub_ports::{
-    AppDatabase, Clock, Cluster, GitHub, LogSource, Publisher, PushCredentials, Registry,
-    SystemClock,
+    AppDatabase, Clock, Cluster, GitHub, GitHubRepos, LogSource, Publisher, PushCredentials,
+    Registry, SystemClock,
 };
 
 pub use cursor::CursorCodec;
@@ -63,6 +65,11 @@ pub struct Deps {
     /// Where the apps' runtime logs are read (CloudWatch Logs, the simulated cluster's);
     /// without one the logs route answers 503 `backend_unimplemented`.
     pub logs: Option<Arc<dyn LogSource>>,
+    /// Creating, writing and deleting repositories for the bootstrap saga (the same GitHub
+    /// App); without it a bootstrap answers 503 `backend_unimplemented`.
+    pub github_repos: Option<Arc<dyn GitHubRepos>>,
+    /// The template catalog (configuration); empty unless one is given.
+    pub templates: Arc<templates::Catalog>,
     pub pipeline: pipeline::PipelineConfig,
 }
 
@@ -79,12 +86,24 @@ impl Deps {
             registry: None,
             push_credentials: None,
             logs: None,
+            github_repos: None,
+            templates: Arc::default(),
             pipeline: pipeline::PipelineConfig::default(),
         }
     }
 
     pub fn with_github(mut self, github: Arc<dyn GitHub>) -> Self {
         self.github = Some(github);
+        self
+    }
+
+    pub fn with_github_repos(mut self, repos: Arc<dyn GitHubRepos>) -> Self {
+        self.github_repos = Some(repos);
+        self
+    }
+
+    pub fn with_templates(mut self, catalog: templates::Catalog) -> Self {
+        self.templates = Arc::new(catalog);
         self
     }
 

@@ -5,7 +5,7 @@
 use axhub_domain::Error;
 
 use crate::jobs::{Job, Next};
-use crate::{Deps, git, pipeline};
+use crate::{Deps, bootstrap, git, pipeline};
 
 /// Runs one job. An error leaves the job to the queue's retries (then its dead-letter queue).
 pub async fn run(deps: &Deps, job: &Job) -> Result<Next, Error> {
@@ -16,5 +16,6 @@ pub async fn run(deps: &Deps, job: &Job) -> Result<Next, Error> {
         Job::SettleStaging { app_id } => pipeline::settle_staging(deps, *app_id).await,
         Job::GithubDelivery { delivery_id } => git::webhook::process(deps, delivery_id).await,
         Job::PendingPush { app_id } => git::pending::deploy(deps, *app_id).await,
+        Job::Bootstrap { bootstrap_id } => bootstrap::saga::run(deps, *bootstrap_id).await,
     }
 }

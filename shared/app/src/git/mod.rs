@@ -86,17 +86,7 @@ async fn upsert(
     if let Some(state) = state {
         state.consume(&mut work);
     }
-    work.put_connection(g)?;
-    if changed {
-        work.emit(events::git_connection(
-            EventKind::GitConnected,
-            ctx.app.tenant_id,
-            g,
-            "connected",
-            by,
-            deps.now(),
-        ))?;
-    }
+    write_connection(&mut work, deps, ctx, g, by)?;
     match work.commit(deps).await {
         Ok(()) => {
             tracing::info!(app_id = %g.app_id, repo = %g.repo_full_name, branch = %g.branch, "git connected");
@@ -105,6 +95,30 @@ async fn upsert(
         Err(refused) if refused.lost(Guard::StateToken) => Err(state_token::invalid()),
         Err(refused) => Err(refused.into_error()),
     }
+}
+
+/// Adds to `work` what every connect writes: the connection (replacing any) and, when it
+/// changes what the app had, its `GitConnected` event. The bootstrap saga's connect step
+/// writes it this way too, with its own move in the same unit.
+pub(crate) fn write_connection(
+    work: &mut UnitOfWork,
+    deps: &Deps,
+    ctx: &AppContext,
+    g: &GitConnection,
+    by: &str,
+) -> Result<(), Error> {
+    if ctx.git.as_ref() == Some(g) {
+        return Ok(());
+    }
+    work.put_connection(g)?;
+    work.emit(events::git_connection(
+        EventKind::GitConnected,
+        ctx.app.tenant_id,
+        g,
+        "connected",
+        by,
+        deps.now(),
+    ))
 }
 
 /// `GET …/git-connection`. Members see whether the app is connected; owners and admins of an

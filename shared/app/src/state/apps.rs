@@ -8,7 +8,7 @@ use axhub_store::{Cond, Index, Item, Key, Query, SK, TxOp, Update};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::codec::{from_item, to_item};
+use super::codec::{from_item, index, to_item};
 use super::{Guard, UnitOfWork, app_pk as pk, git, reviews};
 use crate::{Deps, store_error};
 
@@ -180,13 +180,102 @@ pub async fn existing(deps: &Deps, app_id: Uuid) -> Result<AppContext, Error> {
         .ok_or_else(|| Error::not_found("app"))
 }
 
-/// The app's read-model item, without this service's own attributes.
+/// The app's read-model item, without this service's own attributes, findable by its slug
+/// (GSI1 `TENANTAPPS#{tenant}` / `SLUG#{slug}`) and subdomain (GSI2 `TENANTSUBDOMAINS#{tenant}`
+/// / `{subdomain}`) within its tenant: how a bootstrap learns a name is taken. A deleted
+/// app's tombstone has neither.
 pub fn read_model_item(app: &App) -> Result<Item, Error> {
     let mut item = to_item(&key(app.id), app)?;
     for own in SERVICE_OWNED {
         item.remove(own);
     }
+    index(
+        &mut item,
+        Index::Gsi1,
+        slugs_pk(app.tenant_id),
+        format!("SLUG#{}", app.slug),
+    );
+    if let Some(subdomain) = app.subdomain.as_deref().filter(|s| !s.is_empty()) {
+        index(
+            &mut item,
+            Index::Gsi2,
+            subdomains_pk(app.tenant_id),
+            subdomain.to_owned(),
+        );
+    }
     Ok(item)
+}
+
+fn slugs_pk(tenant: Uuid) -> String {
+    format!("TENANTAPPS#{tenant}")
+}
+
+fn subdomains_pk(tenant: Uuid) -> String {
+    format!("TENANTSUBDOMAINS#{tenant}")
+}
+
+/// The app of the tenant with this slug, and the one with this subdomain, if any (other than
+/// `except`).
+pub async fn name_owners(
+    deps: &Deps,
+    tenant: Uuid,
+    slug: &str,
+    subdomain: &str,
+    except: Uuid,
+) -> Result<(Option<Uuid>, Option<Uuid>), Error> {
+    let one = |index: Index, pk: String, sk: String| {
+        Query::new(index, pk)
+            .sk(axhub_store::SkCond::Between(sk.clone(), sk))
+            .limit(2)
+    };
+    let (by_slug, by_subdomain) = tokio::join!(
+        deps.store
+            .query(one(Index::Gsi1, slugs_pk(tenant), format!("SLUG#{slug}"))),
+        deps.store.query(one(
+            Index::Gsi2,
+            subdomains_pk(tenant),
+            subdomain.to_owned()
+        )),
+    );
+    let owner = |page: axhub_store::Page| {
+        page.items
+            .iter()
+            .filter_map(|i| i.get("id").and_then(Value::as_str))
+            .filter_map(|s| Uuid::parse_str(s).ok())
+            .find(|id| *id != except)
+    };
+    Ok((
+        owner(by_slug.map_err(store_error)?),
+        owner(by_subdomain.map_err(store_error)?),
+    ))
+}
+
+impl UnitOfWork {
+    /// Writes a new app's read model (the bootstrap saga's app step): holds only if no app
+    /// has this id. It carries no `version`, so the apps service's first event about it
+    /// replaces it (docs/decisions.md: who owns the app record).
+    pub fn create_app(&mut self, app: &App) -> Result<(), Error> {
+        self.push(
+            TxOp::Put {
+                item: read_model_item(app)?,
+                cond: Some(Cond::NotExists),
+            },
+            None,
+        );
+        Ok(())
+    }
+
+    /// Removes an app this service created and nobody adopted yet (a failed bootstrap):
+    /// only while the item is still ours (no `version` from the apps service).
+    pub fn withdraw_app(&mut self, app_id: Uuid) {
+        self.push(
+            TxOp::Delete {
+                key: key(app_id),
+                cond: Some(Cond::Or(vec![Cond::NotExists, Cond::has_not("version")])),
+            },
+            None,
+        );
+    }
 }
 
 /// Writes the app's read-model fields (seeding; events go through `ingest`).

@@ -11,6 +11,7 @@
 
 pub mod app_env;
 pub mod apps;
+pub mod bootstraps;
 pub mod codec;
 pub mod credentials;
 pub mod deliveries;
@@ -60,6 +61,12 @@ pub enum Guard {
     Delivery,
     /// The app's pending push changed since it was read, or a newer one is kept.
     PendingPush,
+    /// The bootstrap saga moved since it was read.
+    Bootstrap,
+    /// The slug is held by another bootstrap.
+    Slug,
+    /// The subdomain is held by another bootstrap.
+    Subdomain,
 }
 
 /// Why a unit of work did not commit.

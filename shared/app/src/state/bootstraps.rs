@@ -1,0 +1,123 @@
+//! Bootstrap sagas (`BOOTSTRAP#{id}` / `META`) and the names a running saga holds for the app
+//! it will create (`APPNAMES#{tenant}` / `SLUG#{slug}` and `SUBDOMAIN#{subdomain}`): two sagas,
+//! or a saga and itself retried, can never both take one slug or subdomain. The names are
+//! given back when the saga ends; from then on the app's own read model holds them (its
+//! indexes, `apps::slug_owner`).
+
+use axhub_domain::{Bootstrap, Error};
+use axhub_store::{Cond, Key, TxOp};
+use uuid::Uuid;
+
+use super::codec::{bare, from_item, to_item};
+use super::{Guard, UnitOfWork};
+use crate::{Deps, store_error};
+
+fn key(id: Uuid) -> Key {
+    Key::new(format!("BOOTSTRAP#{id}"), "META")
+}
+
+fn names_pk(tenant: Uuid) -> String {
+    format!("APPNAMES#{tenant}")
+}
+
+fn slug_key(tenant: Uuid, slug: &str) -> Key {
+    Key::new(names_pk(tenant), format!("SLUG#{slug}"))
+}
+
+fn subdomain_key(tenant: Uuid, subdomain: &str) -> Key {
+    Key::new(names_pk(tenant), format!("SUBDOMAIN#{subdomain}"))
+}
+
+pub async fn get(deps: &Deps, id: Uuid) -> Result<Option<Bootstrap>, Error> {
+    match deps.store.get(&key(id)).await.map_err(store_error)? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// The saga holding a slug or subdomain of the tenant, if one does.
+pub async fn name_holder(
+    deps: &Deps,
+    tenant: Uuid,
+    slug: &str,
+    subdomain: &str,
+) -> Result<(Option<Uuid>, Option<Uuid>), Error> {
+    let holder = |item: Option<axhub_store::Item>| {
+        item.and_then(|i| {
+            i.get("bootstrap_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| Uuid::parse_str(s).ok())
+        })
+    };
+    let (slug, subdomain) = (slug_key(tenant, slug), subdomain_key(tenant, subdomain));
+    let (s, d) = tokio::join!(deps.store.get(&slug), deps.store.get(&subdomain));
+    Ok((
+        holder(s.map_err(store_error)?),
+        holder(d.map_err(store_error)?),
+    ))
+}
+
+impl UnitOfWork {
+    /// A new saga with its names: holds only if neither the saga nor either name is taken.
+    pub fn insert_bootstrap(&mut self, b: &Bootstrap) -> Result<(), Error> {
+        self.push(
+            TxOp::Put {
+                item: to_item(&key(b.id), b)?,
+                cond: Some(Cond::NotExists),
+            },
+            None,
+        );
+        let holder = [
+            ("bootstrap_id", b.id.to_string().into()),
+            ("app_id", b.app_id.to_string().into()),
+        ];
+        self.push(
+            TxOp::Put {
+                item: bare(&slug_key(b.tenant_id, &b.slug), holder.clone()),
+                cond: Some(Cond::NotExists),
+            },
+            Some(Guard::Slug),
+        );
+        self.push(
+            TxOp::Put {
+                item: bare(&subdomain_key(b.tenant_id, &b.subdomain), holder),
+                cond: Some(Cond::NotExists),
+            },
+            Some(Guard::Subdomain),
+        );
+        Ok(())
+    }
+
+    /// Writes `new` over `old`, only if nobody moved the saga since `old` was read (the
+    /// version grows with every write).
+    pub fn replace_bootstrap(&mut self, old: &Bootstrap, new: &Bootstrap) -> Result<(), Error> {
+        debug_assert_eq!(new.version, old.version + 1);
+        self.push(
+            TxOp::Put {
+                item: to_item(&key(new.id), new)?,
+                cond: Some(Cond::eq("version", old.version)),
+            },
+            Some(Guard::Bootstrap),
+        );
+        Ok(())
+    }
+
+    /// Gives the saga's names back (it ended), if it still holds them.
+    pub fn release_names(&mut self, b: &Bootstrap) {
+        for key in [
+            slug_key(b.tenant_id, &b.slug),
+            subdomain_key(b.tenant_id, &b.subdomain),
+        ] {
+            self.push(
+                TxOp::Delete {
+                    key,
+                    cond: Some(Cond::Or(vec![
+                        Cond::NotExists,
+                        Cond::eq("bootstrap_id", b.id.to_string()),
+                    ])),
+                },
+                None,
+            );
+        }
+    }
+}
