@@ -23,7 +23,8 @@ rustup target add aarch64-unknown-linux-gnu >/dev/null
 export PATH="$VENV/bin:$PATH"
 
 # The function crates, as template.yaml names their binaries.
-FUNCTIONS=(deployments-fn lifecycle-fn git-fn github-webhook-fn deploy-worker-fn maintenance-fn events-ingest-fn)
+FUNCTIONS=(deployments-fn lifecycle-fn git-fn github-webhook-fn deploy-worker-fn maintenance-fn events-ingest-fn
+    bootstraps-fn bootstrap-worker-fn)
 ARGS=()
 for f in "${FUNCTIONS[@]}"; do ARGS+=(-p "$f"); done
 
@@ -34,7 +35,8 @@ echo "build-lambdas.sh: built in $((SECONDS - start)) s"
 # What SAM uploads: an aarch64 ELF `bootstrap` per binary (e_machine 183 is AArch64).
 TARGET="$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-for name in deployments lifecycle git github-webhook deploy-worker maintenance events-ingest; do
+for name in deployments lifecycle git github-webhook deploy-worker maintenance events-ingest \
+    bootstraps bootstrap-worker; do
     python3 - "$TARGET/lambda/$name/bootstrap" <<'PY'
 import os, struct, sys
 path = sys.argv[1]

@@ -56,13 +56,14 @@ pub fn queue(aws: &Aws, url: String) -> Arc<dyn Queue> {
     }))
 }
 
-/// The outbox publisher: events to the bus (`AXHUB_EVENT_BUS`), jobs to the deploy queue
-/// when the function enqueues any (`deploy_queue`); a job for a queue the function was not
-/// given fails its publish and waits for the sweeper, which has them all.
+/// The outbox publisher: events to the bus (`AXHUB_EVENT_BUS`), jobs to the queues the
+/// function enqueues on (`queues`, by their outbox names: `deploy`, `bootstrap`); a job for a
+/// queue the function was not given fails its publish and waits for the sweeper, which has
+/// them all.
 pub fn publisher(
     aws: &Aws,
     bus: String,
-    deploy_queue: Option<Arc<dyn Queue>>,
+    queues: Vec<(&'static str, Arc<dyn Queue>)>,
 ) -> Arc<dyn Publisher> {
     let aws = aws.clone();
     let events = Arc::new(Lazy::<dyn EventSink>::new(
@@ -76,18 +77,17 @@ pub fn publisher(
         },
     ));
     let mut publisher = axhub_runtime::RoutingPublisher::new(events);
-    if let Some(queue) = deploy_queue {
-        publisher = publisher.queue(axhub_app::jobs::DEPLOY_QUEUE, queue);
+    for (name, queue) in queues {
+        publisher = publisher.queue(name, queue);
     }
     Arc::new(publisher)
 }
 
-/// The outbox publisher of a function that queues jobs and writes no events (the webhook):
-/// without the bus, its role needs no `events:PutEvents`. An event it did write would wait
-/// for the sweeper, which has the bus.
-pub fn jobs_only_publisher(deploy_queue: Arc<dyn Queue>) -> Arc<dyn Publisher> {
-    let publisher = axhub_runtime::RoutingPublisher::new(Arc::new(NoEvents))
-        .queue(axhub_app::jobs::DEPLOY_QUEUE, deploy_queue);
+/// The outbox publisher of a function that queues jobs and writes no events (the webhook,
+/// bootstraps): without the bus, its role needs no `events:PutEvents`. An event it did write
+/// would wait for the sweeper, which has the bus.
+pub fn jobs_only_publisher(name: &'static str, queue: Arc<dyn Queue>) -> Arc<dyn Publisher> {
+    let publisher = axhub_runtime::RoutingPublisher::new(Arc::new(NoEvents)).queue(name, queue);
     Arc::new(publisher)
 }
 

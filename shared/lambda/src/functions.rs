@@ -14,14 +14,20 @@
 //! | git            | ✓     | ✓ (git connected/disconnected) | | | ✓ | ✓ | | |
 //! | github-webhook | ✓     | ✓      | ✓ (deliveries → worker) | | signatures only | | | |
 //! | deploy-worker  | ✓     | ✓      | ✓            | ✓       | ✓ (clone token) | | ✓ (promotion, teardown) | |
-//! | maintenance    | ✓     | ✓      | ✓ (sweeper)  | ✓ (reaper) | | | | |
+//! | maintenance    | ✓     | ✓      | ✓ (sweeper; and the bootstrap queue) | ✓ (reaper) | | | | |
 //! | events-ingest  | ✓     | ✓ (promote status) | ✓ (promotion on approval) | | | | | |
+//! | bootstraps     | ✓     |        | bootstrap queue (the saga's first step) | | ✓ (installation) | ✓ | | |
+//! | bootstrap-worker | ✓   | ✓ (app, git, bootstrap events) | ✓ (first build) and the bootstrap queue | | ✓ (repositories) | | | |
+//!
+//! bootstraps and bootstrap-worker also read the template catalog (`AXHUB_TEMPLATE_CATALOG`).
 
 use std::sync::Arc;
 
 use axhub_app::Deps;
+use axhub_app::jobs::{BOOTSTRAP_QUEUE, DEPLOY_QUEUE};
 use axhub_app::pipeline::PipelineConfig;
 use axhub_app::state::credentials::StoredCredentials;
+use axhub_app::templates::Catalog;
 use axhub_auth::{AuthConfig, Authenticator, JwtKeys};
 use axhub_http::AppState;
 use axhub_ports::queue::Queue;
@@ -58,16 +64,45 @@ impl Wiring {
         ))
     }
 
-    /// The outbox publisher: events to `AXHUB_EVENT_BUS`, jobs to `deploy_queue` if given.
-    fn publisher(
+    /// The bootstrap queue (`AXHUB_BOOTSTRAP_QUEUE_URL`).
+    fn bootstrap_queue(&self, vars: &Vars) -> anyhow::Result<Arc<dyn Queue>> {
+        Ok(clients::queue(
+            &self.aws,
+            vars.require("AXHUB_BOOTSTRAP_QUEUE_URL")?,
+        ))
+    }
+
+    /// The outbox publisher: events to `AXHUB_EVENT_BUS`, jobs to the deploy queue if given.
+    fn publisher(self, vars: &Vars, deploy_queue: Option<Arc<dyn Queue>>) -> anyhow::Result<Self> {
+        let queues = deploy_queue
+            .map(|q| (DEPLOY_QUEUE, q))
+            .into_iter()
+            .collect();
+        self.publisher_to(vars, queues)
+    }
+
+    /// The outbox publisher: events to `AXHUB_EVENT_BUS`, jobs to these queues.
+    fn publisher_to(
         mut self,
         vars: &Vars,
-        deploy_queue: Option<Arc<dyn Queue>>,
+        queues: Vec<(&'static str, Arc<dyn Queue>)>,
     ) -> anyhow::Result<Self> {
         let bus = vars.require("AXHUB_EVENT_BUS")?;
         self.deps = self
             .deps
-            .with_publisher(clients::publisher(&self.aws, bus, deploy_queue));
+            .with_publisher(clients::publisher(&self.aws, bus, queues));
+        Ok(self)
+    }
+
+    /// The template catalog (`AXHUB_TEMPLATE_CATALOG`, a JSON document; empty when unset).
+    fn templates(mut self, vars: &Vars) -> anyhow::Result<Self> {
+        if let Some(json) = vars
+            .get("AXHUB_TEMPLATE_CATALOG")
+            .filter(|s| !s.trim().is_empty())
+        {
+            let catalog = Catalog::parse(&json).map_err(anyhow::Error::msg)?;
+            self.deps = self.deps.with_templates(catalog);
+        }
         Ok(self)
     }
 
@@ -118,9 +153,11 @@ impl Wiring {
     fn github_app(mut self, vars: &Vars) -> anyhow::Result<Self> {
         if let Some(config) = settings::github_config_from(vars)? {
             let tokens = Arc::new(StoredCredentials::new(self.store.clone()));
+            let github = Arc::new(LazyGitHub::new(config, tokens));
             self.deps = self
                 .deps
-                .with_github(Arc::new(LazyGitHub::new(config, tokens)));
+                .with_github(github.clone())
+                .with_github_repos(github);
         }
         Ok(self)
     }
@@ -193,7 +230,9 @@ pub fn git(vars: &Vars) -> anyhow::Result<AppState> {
 pub fn github_webhook(vars: &Vars) -> anyhow::Result<AppState> {
     let mut w = Wiring::new(vars)?;
     let queue = w.deploy_queue(vars)?;
-    w.deps = w.deps.with_publisher(clients::jobs_only_publisher(queue));
+    w.deps = w
+        .deps
+        .with_publisher(clients::jobs_only_publisher(DEPLOY_QUEUE, queue));
     let deps = w.github_signatures(vars).done();
     let auth = AuthConfig {
         keys: JwtKeys::Hs256 {
@@ -229,12 +268,54 @@ pub fn deploy_worker(vars: &Vars) -> anyhow::Result<Worker> {
     Ok(Worker { deps, deploy_queue })
 }
 
-/// `maintenance`: the outbox sweeper (events and jobs) and the reaper (puts a stuck
-/// deployment's workload back on the cluster).
+/// `maintenance`: the outbox sweeper (events and jobs of both queues) and the reaper (puts a
+/// stuck deployment's workload back on the cluster).
 pub fn maintenance(vars: &Vars) -> anyhow::Result<Arc<Deps>> {
     let w = Wiring::new(vars)?;
-    let queue = w.deploy_queue(vars)?;
-    Ok(w.publisher(vars, Some(queue))?.cluster(vars)?.done())
+    let queues = vec![
+        (DEPLOY_QUEUE, w.deploy_queue(vars)?),
+        (BOOTSTRAP_QUEUE, w.bootstrap_queue(vars)?),
+    ];
+    Ok(w.publisher_to(vars, queues)?.cluster(vars)?.done())
+}
+
+/// `bootstraps`: starts a saga (its first job on the bootstrap queue) after checking the
+/// installation on GitHub; reads sagas; lists the template catalog.
+pub fn bootstraps(vars: &Vars) -> anyhow::Result<AppState> {
+    let mut w = Wiring::new(vars)?;
+    let queue = w.bootstrap_queue(vars)?;
+    w.deps = w
+        .deps
+        .with_publisher(clients::jobs_only_publisher(BOOTSTRAP_QUEUE, queue));
+    let deps = w.github_app(vars)?.templates(vars)?.done();
+    Ok(http_state(deps, settings::auth_config_from(vars)?))
+}
+
+/// What the bootstrap worker is built from.
+pub struct BootstrapWorker {
+    pub deps: Arc<Deps>,
+    pub bootstrap_queue: Arc<dyn Queue>,
+}
+
+/// `bootstrap-worker`: the saga's steps: GitHub (repositories, the template's files, the
+/// connection check), the app and connection writes with their events, the next step on the
+/// bootstrap queue, the first deployment's build job on the deploy queue.
+pub fn bootstrap_worker(vars: &Vars) -> anyhow::Result<BootstrapWorker> {
+    let w = Wiring::new(vars)?;
+    let bootstrap_queue = w.bootstrap_queue(vars)?;
+    let queues = vec![
+        (BOOTSTRAP_QUEUE, bootstrap_queue.clone()),
+        (DEPLOY_QUEUE, w.deploy_queue(vars)?),
+    ];
+    let deps = w
+        .publisher_to(vars, queues)?
+        .github_app(vars)?
+        .templates(vars)?
+        .done();
+    Ok(BootstrapWorker {
+        deps,
+        bootstrap_queue,
+    })
 }
 
 /// `events-ingest`: the read model of neighbouring services' events; an approval starts a

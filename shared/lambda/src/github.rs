@@ -12,7 +12,11 @@ use axhub_domain::Error;
 use axhub_domain::GitConnection;
 use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_ports::SealedTokens;
-use axhub_ports::github::{Account, AppSettings, GitHub, RepositoryPage, UserTokenGrant};
+use axhub_ports::github::{
+    Account, AppSettings, BranchHead, GitHub, GitHubRepos, InstallationAccount, NewCommit,
+    NewRepository, RepoActor, RepoFile, RepositoryFacts, RepositoryPage, TemplateSource,
+    UserTokenGrant,
+};
 
 use crate::lazy::Lazy;
 
@@ -41,7 +45,8 @@ impl LazyGitHub {
         }
     }
 
-    /// Verifies deliveries with `webhook_secret`; every call to GitHub answers 503
+    /// Verifies deliveries with `webhook_secret`; every call to GitHub (`GitHub`'s and
+    /// `GitHubRepos`') answers 503
     /// `backend_unimplemented`.
     pub fn signatures_only(webhook_secret: String) -> Self {
         Self {
@@ -129,6 +134,86 @@ impl GitHub for LazyGitHub {
         self.client()
             .await?
             .installation_repositories(user_id, installation_id, page, per_page)
+            .await
+    }
+}
+
+#[async_trait]
+impl GitHubRepos for LazyGitHub {
+    async fn installation_account(
+        &self,
+        installation_id: i64,
+    ) -> Result<Option<InstallationAccount>, Error> {
+        self.client()
+            .await?
+            .installation_account(installation_id)
+            .await
+    }
+
+    async fn repository(
+        &self,
+        actor: &RepoActor,
+        full_name: &str,
+    ) -> Result<Option<RepositoryFacts>, Error> {
+        self.client().await?.repository(actor, full_name).await
+    }
+
+    async fn create_repository(
+        &self,
+        actor: &RepoActor,
+        owner_is_organization: bool,
+        repo: &NewRepository,
+    ) -> Result<Option<RepositoryFacts>, Error> {
+        self.client()
+            .await?
+            .create_repository(actor, owner_is_organization, repo)
+            .await
+    }
+
+    async fn branches(&self, actor: &RepoActor, full_name: &str) -> Result<Vec<BranchHead>, Error> {
+        self.client().await?.branches(actor, full_name).await
+    }
+
+    async fn create_commit(
+        &self,
+        actor: &RepoActor,
+        full_name: &str,
+        commit: &NewCommit,
+    ) -> Result<String, Error> {
+        self.client()
+            .await?
+            .create_commit(actor, full_name, commit)
+            .await
+    }
+
+    async fn fast_forward(
+        &self,
+        actor: &RepoActor,
+        full_name: &str,
+        branch: &str,
+        sha: &str,
+    ) -> Result<bool, Error> {
+        self.client()
+            .await?
+            .fast_forward(actor, full_name, branch, sha)
+            .await
+    }
+
+    async fn delete_repository(&self, actor: &RepoActor, full_name: &str) -> Result<(), Error> {
+        self.client()
+            .await?
+            .delete_repository(actor, full_name)
+            .await
+    }
+
+    async fn template_files(
+        &self,
+        installation_id: i64,
+        source: &TemplateSource,
+    ) -> Result<Vec<RepoFile>, Error> {
+        self.client()
+            .await?
+            .template_files(installation_id, source)
             .await
     }
 }

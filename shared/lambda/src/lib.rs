@@ -13,7 +13,8 @@ pub mod sqs;
 mod vars;
 
 pub use functions::{
-    Worker, deploy_worker, deployments, events_ingest, git, github_webhook, lifecycle, maintenance,
+    BootstrapWorker, Worker, bootstrap_worker, bootstraps, deploy_worker, deployments,
+    events_ingest, git, github_webhook, lifecycle, maintenance,
 };
 pub use vars::Vars;
 
