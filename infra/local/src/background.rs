@@ -1,4 +1,4 @@
-//! axhub-local's background work: the deploy queue on SQLite, the simulated cluster, the
+//! axhub-local's background work: the deploy and bootstrap queues on SQLite, the simulated cluster, the
 //! in-process event bus, and the worker and maintenance loops that the Lambdas run in AWS.
 
 use std::path::Path;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axhub_app::Deps;
-use axhub_app::jobs::DEPLOY_QUEUE;
+use axhub_app::jobs::{BOOTSTRAP_QUEUE, DEPLOY_QUEUE};
 use axhub_app::pipeline::PipelineConfig;
 use axhub_queue::Queue;
 use axhub_runtime::{LocalBus, RoutingPublisher};
@@ -19,6 +19,8 @@ pub const MAX_RECEIVES: u32 = 5;
 
 pub struct Background {
     pub queue: Arc<dyn Queue>,
+    /// The bootstrap saga's queue (its own worker loop, as its own Lambda in AWS).
+    pub bootstrap_queue: Arc<dyn Queue>,
     /// The store whose expired rows the maintenance loop purges, as DynamoDB's TTL does.
     pub store: SqliteStore,
     pub bus: Arc<LocalBus>,
@@ -38,8 +40,14 @@ pub fn wire(
         SqliteQueue::open(&data_dir.join("axhub.db"), DEPLOY_QUEUE, MAX_RECEIVES)
             .map_err(|e| anyhow::anyhow!("opening the deploy queue: {e}"))?,
     );
+    let bootstrap_queue: Arc<dyn Queue> = Arc::new(
+        SqliteQueue::open(&data_dir.join("axhub.db"), BOOTSTRAP_QUEUE, MAX_RECEIVES)
+            .map_err(|e| anyhow::anyhow!("opening the bootstrap queue: {e}"))?,
+    );
     let bus = Arc::new(LocalBus::default());
-    let publisher = RoutingPublisher::new(bus.clone()).queue(DEPLOY_QUEUE, queue.clone());
+    let publisher = RoutingPublisher::new(bus.clone())
+        .queue(DEPLOY_QUEUE, queue.clone())
+        .queue(BOOTSTRAP_QUEUE, bootstrap_queue.clone());
     let poll = sim
         .build_time
         .min(sim.rollout_time)
@@ -76,6 +84,7 @@ pub fn wire(
         deps,
         Background {
             queue,
+            bootstrap_queue,
             store,
             bus,
             sim,
@@ -93,6 +102,11 @@ pub fn spawn(
         tokio::spawn(axhub_runtime::run_worker(
             deps.clone(),
             bg.queue.clone(),
+            stop.clone(),
+        )),
+        tokio::spawn(axhub_runtime::run_worker(
+            deps.clone(),
+            bg.bootstrap_queue.clone(),
             stop.clone(),
         )),
         tokio::spawn(axhub_runtime::run_maintenance(

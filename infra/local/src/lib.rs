@@ -11,6 +11,7 @@ pub mod kube;
 pub mod serve;
 pub mod setup_page;
 pub mod simgithub;
+pub mod templates;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub fn groups() -> Routes {
         .merge(lifecycle_fn::routes())
         .merge(git_fn::routes())
         .merge(github_webhook_fn::routes())
+        .merge(bootstraps_fn::routes())
 }
 
 /// The contract generated from every group's description: what
@@ -38,6 +40,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         lifecycle_fn::openapi(),
         git_fn::openapi(),
         github_webhook_fn::openapi(),
+        bootstraps_fn::openapi(),
     ])
 }
 
@@ -91,17 +94,31 @@ pub async fn app_db(
 /// RFC 7518 §3.2 asks for at least the hash's 256 bits.
 const MIN_JWT_SECRET: usize = 32;
 
-/// Opens the data directory (creating it) and builds the shared state. With `sim_github_at`
-/// (this process's base URL) and no GitHub App configured, GitHub is the simulated one.
-pub fn open(
-    data_dir: &Path,
-    jwt_secret: Option<&str>,
-    sim: axhub_simcluster::SimConfig,
-    github: &github::GitHubArgs,
-    app_db: Arc<dyn axhub_ports::AppDatabase>,
-    sim_github_at: Option<&str>,
-    kube: Option<kube::KubeTarget>,
-) -> anyhow::Result<Local> {
+/// What [`open`] builds the process from: the command line's choices.
+pub struct Options<'a> {
+    pub jwt_secret: Option<&'a str>,
+    pub sim: axhub_simcluster::SimConfig,
+    pub github: &'a github::GitHubArgs,
+    pub app_db: Arc<dyn axhub_ports::AppDatabase>,
+    /// This process's base URL: with it and no GitHub App configured, GitHub is the
+    /// simulated one (with the demo template catalog in it).
+    pub sim_github_at: Option<&'a str>,
+    pub kube: Option<kube::KubeTarget>,
+    /// A template catalog file, over the demo's.
+    pub template_catalog: Option<&'a Path>,
+}
+
+/// Opens the data directory (creating it) and builds the shared state.
+pub fn open(data_dir: &Path, o: Options<'_>) -> anyhow::Result<Local> {
+    let Options {
+        jwt_secret,
+        sim,
+        github,
+        app_db,
+        sim_github_at,
+        kube,
+        template_catalog,
+    } = o;
     files::data_dir(data_dir)?;
     let store = SqliteStore::open(&data_dir.join("axhub.db"))
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
@@ -118,11 +135,17 @@ pub fn open(
     let mut deps = Deps::new(Arc::new(store.clone()), &cursor_secret).with_app_db(app_db);
     let mut sim_github = None;
     if let Some(gh) = github.client(data_dir, Arc::new(store.clone()))? {
-        deps = deps.with_github(gh);
+        deps = deps.with_github(gh.clone()).with_github_repos(gh);
     } else if let Some(base_url) = sim_github_at {
         let (gh, setup) = simgithub::client(data_dir, Arc::new(store.clone()), base_url)?;
-        deps = deps.with_github(gh);
+        deps = deps
+            .with_github(gh.clone())
+            .with_github_repos(gh)
+            .with_templates(templates::demo(&setup.sim)?);
         sim_github = Some(setup);
+    }
+    if let Some(path) = template_catalog {
+        deps = deps.with_templates(templates::from_file(path)?);
     }
     let (deps, background) = background::wire(deps, store.clone(), data_dir, sim, kube)?;
     let deps = Arc::new(deps);

@@ -45,6 +45,10 @@ struct Args {
     /// Use the simulated GitHub (on by default with --demo; never with --github-app-id).
     #[arg(long, env = "AXHUB_SIM_GITHUB")]
     sim_github: bool,
+    /// The app bootstrap's template catalog (JSON: `{repository, ref, items:[{id, name,
+    /// description, folder_name, resource_tier}]}`); the simulated GitHub brings a demo one.
+    #[arg(long, env = "AXHUB_TEMPLATE_CATALOG_FILE")]
+    template_catalog: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -96,12 +100,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let local = axhub_local::open(
         &args.data_dir,
-        args.jwt_secret.as_deref(),
-        sim,
-        &args.github,
-        app_db,
-        sim_github.then_some(base_url.as_str()),
-        kube,
+        axhub_local::Options {
+            jwt_secret: args.jwt_secret.as_deref(),
+            sim,
+            github: &args.github,
+            app_db,
+            sim_github_at: sim_github.then_some(base_url.as_str()),
+            kube,
+            template_catalog: args.template_catalog.as_deref(),
+        },
     )?;
     if let Some(Command::Admin(action)) = args.command {
         let out = axhub_local::admin::run(&local.state.deps, &local.jwt_secret, action)
