@@ -76,6 +76,14 @@ fn every_var(overrides: &[(&str, String)]) -> Vec<(String, String)> {
         ),
         ("AXHUB_EVENT_BUS", "axhub-deploy".to_owned()),
         (
+            "AXHUB_BOOTSTRAP_QUEUE_URL",
+            "http://127.0.0.1:9/123456789012/bootstrap".to_owned(),
+        ),
+        (
+            "AXHUB_TEMPLATE_CATALOG",
+            axhub_local::templates::DEMO_CATALOG.to_owned(),
+        ),
+        (
             "AXHUB_REGISTRY",
             "123456789012.dkr.ecr.us-east-1.amazonaws.com/axhub".to_owned(),
         ),
@@ -128,7 +136,7 @@ fn vars_of(pairs: &[(String, String)], keep: impl Fn(&str) -> bool) -> Vars {
 /// Builds a function's wiring; `Ok(())` or the cold-start error.
 type Wire = fn(&Vars) -> anyhow::Result<()>;
 
-const FUNCTIONS: [(&str, Wire); 7] = [
+const FUNCTIONS: [(&str, Wire); 9] = [
     ("DeploymentsFunction", |v| {
         axhub_lambda::deployments(v).map(drop)
     }),
@@ -147,6 +155,12 @@ const FUNCTIONS: [(&str, Wire); 7] = [
     }),
     ("EventsIngestFunction", |v| {
         axhub_lambda::events_ingest(v).map(drop)
+    }),
+    ("BootstrapsFunction", |v| {
+        axhub_lambda::bootstraps(v).map(drop)
+    }),
+    ("BootstrapWorkerFunction", |v| {
+        axhub_lambda::bootstrap_worker(v).map(drop)
     }),
 ];
 
@@ -189,11 +203,28 @@ async fn each_function_reads_exactly_what_its_template_entry_sets() {
     assert!(!webhook.contains("AXHUB_GITHUB_PRIVATE_KEY") && !webhook.contains("AXHUB_JWKS_URL"));
     // It queues jobs and writes no events: no bus.
     assert!(!webhook.contains("AXHUB_EVENT_BUS"), "{webhook:?}");
+    // The bootstrap group queues the saga's first step only; its worker has no cluster.
+    let bootstraps = template_env("BootstrapsFunction");
+    assert!(!bootstraps.contains("AXHUB_EVENT_BUS"), "{bootstraps:?}");
+    for resource in ["BootstrapsFunction", "BootstrapWorkerFunction"] {
+        let env = template_env(resource);
+        assert!(
+            !env.iter().any(|n| n.starts_with("AXHUB_EKS")) && !env.contains("AXHUB_APP_DB_URL"),
+            "{resource}: {env:?}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_missing_or_malformed_setting_stops_the_cold_start_with_its_name() {
     let all = every_var(&[]);
+    let err = axhub_lambda::bootstraps(&vars_of(
+        &every_var(&[("AXHUB_TEMPLATE_CATALOG", "{\"items\": 3}".to_owned())]),
+        |_| true,
+    ))
+    .err()
+    .expect("a malformed catalog stops the cold start");
+    assert!(format!("{err:#}").contains("template catalog"), "{err:#}");
     for name in [
         "AXHUB_TABLE",
         "AXHUB_DEPLOY_QUEUE_URL",
@@ -218,7 +249,7 @@ async fn a_missing_or_malformed_setting_stops_the_cold_start_with_its_name() {
     }
     // With a JWKS, the issuer and the audience are required by every function that reads
     // bearer tokens: without them any token of that issuer, for any service, would pass.
-    let http: [(&str, Wire); 3] = [FUNCTIONS[0], FUNCTIONS[1], FUNCTIONS[2]];
+    let http: [(&str, Wire); 4] = [FUNCTIONS[0], FUNCTIONS[1], FUNCTIONS[2], FUNCTIONS[7]];
     for (resource, wire) in http {
         for name in ["AXHUB_JWT_ISSUER", "AXHUB_JWT_AUDIENCE"] {
             let err = wire(&vars_of(&all, |k| k != name))

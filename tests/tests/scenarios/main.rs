@@ -4,6 +4,7 @@
 
 mod access;
 mod auth;
+mod bootstrap;
 mod concurrency;
 mod deployments;
 mod durability;
