@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use axhub_app::{Deps, directory};
@@ -25,6 +25,23 @@ pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 pub fn sha(n: u64) -> String {
     format!("{n:040x}")
+}
+
+/// Time that a test can move: the system's, shifted by a number of seconds.
+#[derive(Default)]
+pub struct ShiftClock(AtomicI64);
+
+impl ShiftClock {
+    /// From now on, the time is this far from the system's.
+    pub fn set_secs(&self, shift: i64) {
+        self.0.store(shift, Ordering::SeqCst);
+    }
+}
+
+impl axhub_ports::Clock for ShiftClock {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(self.0.load(Ordering::SeqCst))
+    }
 }
 
 /// Tenants, people and apps every scenario starts from (fresh ids each time).

@@ -1,5 +1,5 @@
 //! The `maintenance` Lambda, run by an EventBridge schedule every minute: the outbox sweeper
-//! and the reaper.
+//! the reaper and the bootstrap watchdog.
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
@@ -10,8 +10,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = axhub_lambda::maintenance(&axhub_lambda::Vars::Process)?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
-        let (swept, reaped) = axhub_runtime::maintain(deps).await?;
-        Ok::<_, lambda_runtime::Error>(json!({"swept": swept, "reaped": reaped}))
+        let done = axhub_runtime::maintain(deps).await?;
+        Ok::<_, lambda_runtime::Error>(json!(done))
     }))
     .await
 }

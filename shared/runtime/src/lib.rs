@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axhub_app::jobs::{Job, Next};
-use axhub_app::{Deps, outbox, pipeline, worker};
+use axhub_app::{Deps, bootstrap, outbox, pipeline, worker};
 use axhub_domain::{DomainEvent, Error};
 use axhub_ports::{EventSink, OutboxEntry, Publisher};
 use axhub_queue::{Queue, QueueError};
@@ -175,14 +175,31 @@ pub async fn run_worker(
 /// Outbox entries younger than this are left to their writer.
 pub const SWEEP_MIN_AGE: Duration = Duration::from_secs(10);
 
-/// One round of maintenance: re-publish stale outbox entries, fail overdue deployments.
-pub async fn maintain(deps: &Deps) -> Result<(usize, usize), Error> {
+/// What one round of maintenance did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Maintained {
+    /// Outbox entries published again.
+    pub swept: usize,
+    /// Changes past their deadline, ended.
+    pub reaped: usize,
+    /// Stalled bootstrap sagas whose step was queued again.
+    pub resumed: usize,
+}
+
+/// One round of maintenance: re-publish stale outbox entries, fail overdue deployments,
+/// queue stalled bootstrap steps again.
+pub async fn maintain(deps: &Deps) -> Result<Maintained, Error> {
     let swept = outbox::sweep(deps, SWEEP_MIN_AGE, 100).await?;
     let reaped = pipeline::reap(deps, 100).await?;
-    if swept + reaped > 0 {
-        tracing::info!(swept, reaped, "maintenance");
+    let resumed = bootstrap::watchdog::resume_stalled(deps, 100).await?;
+    if swept + reaped + resumed > 0 {
+        tracing::info!(swept, reaped, resumed, "maintenance");
     }
-    Ok((swept, reaped))
+    Ok(Maintained {
+        swept,
+        reaped,
+        resumed,
+    })
 }
 
 /// axhub-local's maintenance loop (the scheduled maintenance Lambda in AWS).

@@ -5,14 +5,12 @@
 //! (wiremock, GitHub's JSON shapes); the store is real (SQLite).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use axhub_app::{Deps, directory};
 use axhub_auth::{AuthConfig, Authenticator, Claims, JwtKeys, mint_hs256};
 use axhub_github::{GitHubClient, GitHubConfig};
 use axhub_http::AppState;
-use axhub_ports::Clock;
 use axhub_ports::github::{GitHub, UserTokenGrant};
 use axhub_store::{Index, Query};
 use axhub_tests::*;
@@ -29,16 +27,6 @@ use super::webhooks::push_body;
 
 const KEY: &str = include_str!("../../../shared/github/tests/fixtures/test-app-key.pem");
 pub(super) const WEBHOOK_SECRET: &str = "webhook-secret";
-
-/// Time that a test can move forward.
-#[derive(Default)]
-struct ShiftClock(AtomicI64);
-
-impl Clock for ShiftClock {
-    fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc() + time::Duration::seconds(self.0.load(Ordering::SeqCst))
-    }
-}
 
 pub(super) struct Gh {
     pub(super) t: TestApp,
@@ -621,15 +609,15 @@ async fn an_expired_state_is_400() {
     let w = g.w().clone();
     let app = w.unconnected_app;
     let state = g.start(app, &w.owner).await;
-    g.clock.0.store(601, Ordering::SeqCst);
+    g.clock.set_secs(601);
     let r = g
         .register(app, &w.owner, reg(&state, 7, "acme/web", ""))
         .await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_oauth_state"));
     // Issued 11 minutes ago: its ttl has passed, the store no longer shows it.
-    g.clock.0.store(-660, Ordering::SeqCst);
+    g.clock.set_secs(-660);
     let old = g.start(app, &w.owner).await;
-    g.clock.0.store(0, Ordering::SeqCst);
+    g.clock.set_secs(0);
     let r = g
         .register(app, &w.owner, reg(&old, 7, "acme/web", ""))
         .await;

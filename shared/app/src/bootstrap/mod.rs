@@ -6,6 +6,7 @@
 mod cleanup;
 pub mod saga;
 mod steps;
+pub mod watchdog;
 mod wire;
 
 use axhub_domain::bootstrap as rules;

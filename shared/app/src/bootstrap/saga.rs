@@ -5,6 +5,7 @@
 //! only one moves it.
 //!
 //! - GitHub's rate limit makes a step wait for its `retry_after` (never failing the saga).
+//!   A saga whose job was lost is found by the watchdog (`watchdog`).
 //! - Other transient failures (GitHub or the store unreachable) are retried with backoff,
 //!   [`MAX_ATTEMPTS`] times per step, then fail the saga with the step's code.
 //! - A refusal (the repository exists, the App cannot read it, the trigger's 412) fails it
@@ -94,7 +95,12 @@ pub(super) fn on_error(b: &Bootstrap, e: Error) -> Outcome {
         Category::RateLimited => {
             let after = Duration::from_millis(e.retry_after_ms.unwrap_or(60_000)).min(MAX_WAIT);
             tracing::info!(bootstrap_id = %b.id, stage = b.stage.as_str(), wait_ms = after.as_millis() as u64, "GitHub rate limit: the step waits");
-            Outcome::Wait(after)
+            // Written (attempts unchanged), so that a long spell of rate limits reads as a
+            // saga waiting, never as one that stalled (the watchdog's business).
+            Outcome::Progress {
+                next: b.clone(),
+                after,
+            }
         }
         _ if e.code.retryable() && b.attempts + 1 < MAX_ATTEMPTS => {
             tracing::warn!(bootstrap_id = %b.id, stage = b.stage.as_str(), attempt = b.attempts + 1, error = %e.message, "bootstrap step failed; retrying");

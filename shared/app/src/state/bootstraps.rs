@@ -3,9 +3,18 @@
 //! or a saga and itself retried, can never both take one slug or subdomain. The names are
 //! given back when the saga ends; from then on the app's own read model holds them (its
 //! indexes, `apps::slug_owner`).
+//!
+//! A running saga also has a watch (`BOOTSTRAPWATCH` / `{updated_at + STALL_AFTER:012}#{id}`),
+//! moved by every write of the saga and removed when it ends, so the watchdog
+//! (`bootstrap::watchdog`) finds the sagas nothing moved for [`STALL_AFTER`] with one keyed
+//! query, oldest first.
+
+use std::time::Duration;
 
 use axhub_domain::{Bootstrap, Error};
-use axhub_store::{Cond, Key, TxOp};
+use axhub_store::{Cond, Key, Query, SK, SkCond, TxOp};
+use serde_json::Value;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::codec::{bare, from_item, to_item};
@@ -26,6 +35,68 @@ fn slug_key(tenant: Uuid, slug: &str) -> Key {
 
 fn subdomain_key(tenant: Uuid, subdomain: &str) -> Key {
     Key::new(names_pk(tenant), format!("SUBDOMAIN#{subdomain}"))
+}
+
+const WATCHES: &str = "BOOTSTRAPWATCH";
+
+/// How long a running saga may go without a write before the watchdog looks at it: longer
+/// than any wait a step asks for (a rate limit's, at most 15 minutes) plus a step's run.
+pub const STALL_AFTER: Duration = Duration::from_secs(30 * 60);
+
+fn watch_key(b: &Bootstrap) -> Key {
+    let due = b.updated_at + STALL_AFTER;
+    Key::new(
+        WATCHES,
+        format!("{:012}#{}", due.unix_timestamp().max(0), b.id),
+    )
+}
+
+/// A saga's watch that came due.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub bootstrap_id: Uuid,
+    key: Key,
+}
+
+impl Watch {
+    /// Whether this is the saga's watch as it is now (no write moved it since).
+    pub fn is_current(&self, b: &Bootstrap) -> bool {
+        watch_key(b) == self.key
+    }
+}
+
+/// The watches due before `now`, oldest first, at most `max`.
+pub async fn stalled(deps: &Deps, now: OffsetDateTime, max: u32) -> Result<Vec<Watch>, Error> {
+    let page = deps
+        .store
+        .query(
+            Query::new(axhub_store::Index::Primary, WATCHES)
+                .sk(SkCond::Lt(format!("{:012}~", now.unix_timestamp())))
+                .limit(max.clamp(1, 1000)),
+        )
+        .await
+        .map_err(store_error)?;
+    Ok(page
+        .items
+        .into_iter()
+        .filter_map(|item| {
+            let sk = item.get(SK).and_then(Value::as_str)?.to_owned();
+            let id = sk
+                .split_once('#')
+                .and_then(|(_, id)| Uuid::parse_str(id).ok())?;
+            Some(Watch {
+                bootstrap_id: id,
+                key: Key::new(WATCHES, sk),
+            })
+        })
+        .collect())
+}
+
+/// Removes a watch its saga moved past.
+pub async fn drop_watch(deps: &Deps, stale: &Watch) {
+    if let Err(e) = deps.store.delete(&stale.key, None).await {
+        tracing::warn!(error = %e, "could not remove a stale bootstrap watch");
+    }
 }
 
 pub async fn get(deps: &Deps, id: Uuid) -> Result<Option<Bootstrap>, Error> {
@@ -85,11 +156,18 @@ impl UnitOfWork {
             },
             Some(Guard::Subdomain),
         );
+        self.watch(b);
         Ok(())
+    }
+
+    fn watch(&mut self, b: &Bootstrap) {
+        let item = bare(&watch_key(b), [("bootstrap_id", b.id.to_string().into())]);
+        self.push(TxOp::Put { item, cond: None }, None);
     }
 
     /// Writes `new` over `old`, only if nobody moved the saga since `old` was read (the
     /// version grows with every write).
+    /// Its watch moves with it (or goes, once it ended).
     pub fn replace_bootstrap(&mut self, old: &Bootstrap, new: &Bootstrap) -> Result<(), Error> {
         debug_assert_eq!(new.version, old.version + 1);
         self.push(
@@ -99,6 +177,21 @@ impl UnitOfWork {
             },
             Some(Guard::Bootstrap),
         );
+        let moved = watch_key(old) != watch_key(new);
+        // Written within the same second, the watch stays (one transaction may not touch
+        // an item twice).
+        if moved || !new.is_running() {
+            self.push(
+                TxOp::Delete {
+                    key: watch_key(old),
+                    cond: None,
+                },
+                None,
+            );
+        }
+        if moved && new.is_running() {
+            self.watch(new);
+        }
         Ok(())
     }
 

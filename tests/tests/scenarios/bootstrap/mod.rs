@@ -6,6 +6,7 @@
 mod api;
 mod failures;
 mod saga;
+mod watchdog;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -37,8 +38,9 @@ pub(super) struct Boot {
     pub cluster: Arc<SimCluster>,
     pub faulty: Arc<FaultyStore>,
     pub bus: Arc<LocalBus>,
+    pub clock: Arc<ShiftClock>,
     deploy_q: Arc<dyn Queue>,
-    boot_q: Arc<dyn Queue>,
+    pub boot_q: Arc<dyn Queue>,
     /// The App's installation on the organisation `acme`.
     pub installation: i64,
     /// The demo catalog's first template.
@@ -58,7 +60,12 @@ pub(super) struct Drained {
 }
 
 pub(super) async fn setup() -> Boot {
-    let faulty = Arc::new(FaultyStore::new(sqlite_store().await));
+    setup_on(sqlite_store().await).await
+}
+
+/// The harness over this store (wrapped to fail a chosen transaction).
+pub(super) async fn setup_on(store: Arc<dyn axhub_store::Store>) -> Boot {
+    let faulty = Arc::new(FaultyStore::new(store));
     let store: Arc<dyn axhub_store::Store> = faulty.clone();
     let sim = SimGitHub::new();
     let catalog = axhub_local::templates::demo(&sim).unwrap();
@@ -99,10 +106,12 @@ pub(super) async fn setup() -> Boot {
         Arc::new(axhub_sqlite::SqliteQueue::in_memory(BOOTSTRAP_QUEUE, 5).unwrap());
     let bus = Arc::new(LocalBus::default());
     let template = catalog.items[0].id;
+    let clock = Arc::new(ShiftClock::default());
     let deps = Arc::new(
         Deps::new(store, b"cursor-secret")
             .with_github(client.clone())
             .with_github_repos(client.clone())
+            .with_clock(clock.clone())
             .with_templates(catalog)
             .with_cluster(cluster.clone())
             .with_registry(cluster.clone())
@@ -155,6 +164,7 @@ pub(super) async fn setup() -> Boot {
         cluster,
         faulty,
         bus,
+        clock,
         deploy_q,
         boot_q,
         installation,
@@ -219,6 +229,19 @@ impl Boot {
     /// The saga as stored.
     pub async fn record(&self, id: Uuid) -> Bootstrap {
         bootstraps::get(self.deps(), id).await.unwrap().unwrap()
+    }
+
+    /// Takes the next bootstrap job off its queue without running it (as SQS hands it to
+    /// the Lambda, or as a job that is lost).
+    pub async fn take_step(&self) -> String {
+        let mut got = self
+            .boot_q
+            .receive(1, Duration::from_secs(60), Duration::ZERO)
+            .await
+            .unwrap();
+        let m = got.pop().expect("a queued bootstrap job");
+        self.boot_q.ack(&m.receipt).await.unwrap();
+        m.body
     }
 
     /// Runs every queued job to its end.

@@ -124,6 +124,36 @@ async fn a_template_becomes_a_connected_repository_and_a_running_first_deploymen
     assert_eq!(again.body["error"]["fields"][0]["name"], "slug");
 }
 
+/// The same saga on DynamoDB (moto), whose transactions refuse to touch one item twice, then
+/// a second saga failing and cleaning up there.
+#[tokio::test]
+async fn the_saga_and_its_clean_up_run_on_dynamodb_too() {
+    let b = setup_on(dynamo_store().await).await;
+    let id = b.start(b.request()).await;
+    let drained = b.drain().await;
+    assert!(drained.errors.is_empty(), "{drained:?}");
+    assert_done_once(&b, id, "acme/shop").await;
+
+    let mut body = b.request();
+    for field in ["slug", "subdomain", "repo_name"] {
+        body[field] = json!("second");
+    }
+    b.sim.fail(
+        "POST /repos/{owner}/{repo}/git/commits",
+        Fault::Status(500),
+        1000,
+    );
+    let second = b.start(body).await;
+    b.drain().await;
+    let v = b.view(second).await;
+    assert_eq!(
+        (v["status"].as_str(), v["error_code"].as_str()),
+        (Some("failed"), Some("push_failed")),
+        "{v}"
+    );
+    assert!(b.sim.repository("acme/second").is_none());
+}
+
 #[tokio::test]
 async fn a_users_own_account_gets_the_repository_through_the_users_token() {
     let b = setup().await;
@@ -244,4 +274,30 @@ async fn every_step_delivered_twice_does_no_harm() {
             .unwrap(),
         Next::Done
     );
+}
+
+/// The `bootstrap-worker` Lambda handler, fed the saga's job as SQS hands it over next to a
+/// poison record: the step runs, and only the poison record is reported failed.
+#[tokio::test]
+async fn the_bootstrap_worker_lambda_runs_a_step_from_an_sqs_event() {
+    let b = setup().await;
+    let id = b.start(b.request()).await;
+    let job = b.take_step().await;
+    let event = crate::lambda_events::sqs_event(&[("m-step", &job), ("m-bad", "not json")]);
+    let resp = bootstrap_worker_fn::handle(
+        b.deps(),
+        b.boot_q.as_ref(),
+        event,
+        axhub_lambda::sqs::DEFAULT_BUDGET,
+    )
+    .await;
+    let failed: Vec<_> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, ["m-bad"]);
+    let rec = b.record(id).await;
+    assert_eq!(rec.stage.as_str(), "repo", "the app step ran");
+    assert_eq!(b.take_step().await, job, "and queued the next step");
 }
