@@ -14,8 +14,5 @@ pub async fn handle(
     event: SqsEvent,
     budget: std::time::Duration,
 ) -> SqsBatchResponse {
-    axhub_lambda::sqs::drive(event, budget, |record| async move {
-        axhub_runtime::handle_job(deps, queue, record.body.as_deref().unwrap_or_default()).await
-    })
-    .await
+    axhub_lambda::sqs::drive_jobs(deps, queue, event, budget).await
 }

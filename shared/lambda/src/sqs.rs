@@ -44,6 +44,21 @@ pub fn budget_until(deadline_ms: u64) -> Duration {
         .max(Duration::from_secs(1))
 }
 
+/// Runs a batch of `axhub_app::jobs::Job` records (the deploy and bootstrap workers): each
+/// record is one job, and a job that asks to run again later is sent to `queue` with its
+/// delay.
+pub async fn drive_jobs(
+    deps: &axhub_app::Deps,
+    queue: &dyn axhub_ports::queue::Queue,
+    event: SqsEvent,
+    budget: Duration,
+) -> SqsBatchResponse {
+    drive(event, budget, |record| async move {
+        axhub_runtime::handle_job(deps, queue, record.body.as_deref().unwrap_or_default()).await
+    })
+    .await
+}
+
 /// Handles every record of `event` with `handle`, all at once, each within `budget`. A
 /// record whose handler returns an error, panics or runs past the budget is listed in the
 /// response's `batch_item_failures` (a handler cut off at the budget is dropped at an await:

@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use axhub_domain::{Bootstrap, Error};
-use axhub_store::{Cond, Key, Query, SK, SkCond, TxOp};
+use axhub_store::{Cond, Key, SK, TxOp};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -67,17 +67,8 @@ impl Watch {
 
 /// The watches due before `now`, oldest first, at most `max`.
 pub async fn stalled(deps: &Deps, now: OffsetDateTime, max: u32) -> Result<Vec<Watch>, Error> {
-    let page = deps
-        .store
-        .query(
-            Query::new(axhub_store::Index::Primary, WATCHES)
-                .sk(SkCond::Lt(format!("{:012}~", now.unix_timestamp())))
-                .limit(max.clamp(1, 1000)),
-        )
-        .await
-        .map_err(store_error)?;
-    Ok(page
-        .items
+    Ok(super::trackers::due(deps, WATCHES, now, max)
+        .await?
         .into_iter()
         .filter_map(|item| {
             let sk = item.get(SK).and_then(Value::as_str)?.to_owned();

@@ -63,19 +63,30 @@ impl Overdue {
     }
 }
 
-/// The trackers whose deadline passed before `now`, oldest first, at most `max`.
-pub async fn overdue(deps: &Deps, now: OffsetDateTime, max: u32) -> Result<Vec<Overdue>, Error> {
+/// The items of a partition sorted by `{due:012}#…` whose due time is before `now`, oldest
+/// first, at most `max`: the deadline trackers here, the bootstrap watches.
+pub(super) async fn due(
+    deps: &Deps,
+    partition: &str,
+    now: OffsetDateTime,
+    max: u32,
+) -> Result<Vec<axhub_store::Item>, Error> {
     let page = deps
         .store
         .query(
-            Query::new(Index::Primary, TRACKERS)
+            Query::new(Index::Primary, partition)
                 .sk(SkCond::Lt(format!("{:012}~", now.unix_timestamp())))
                 .limit(max.clamp(1, 1000)),
         )
         .await
         .map_err(store_error)?;
-    Ok(page
-        .items
+    Ok(page.items)
+}
+
+/// The trackers whose deadline passed before `now`, oldest first, at most `max`.
+pub async fn overdue(deps: &Deps, now: OffsetDateTime, max: u32) -> Result<Vec<Overdue>, Error> {
+    Ok(due(deps, TRACKERS, now, max)
+        .await?
         .into_iter()
         .filter_map(|item| {
             let sk = item.get(SK).and_then(Value::as_str)?.to_owned();
