@@ -4,7 +4,7 @@
 # time to the first `GET …/invocation/next` and to the first response (`GET /healthz`,
 # which needs no network), medians of alternating runs, and each binary's size.
 #
-#   infra/bench/coldstart.sh [runs]      (default 30; release x86_64 builds of the four)
+#   infra/bench/coldstart.sh [runs]      (default 30; release x86_64 builds of the five)
 #   BENCH_BIN_DIR=dir infra/bench/coldstart.sh   (binaries built elsewhere, e.g. an older
 #                                                 commit's target/release: no build)
 #
@@ -16,14 +16,15 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 RUNS="${1:-30}"
-FUNCTIONS=(deployments lifecycle git github-webhook)
+FUNCTIONS=(deployments lifecycle git github-webhook bootstraps)
 
 BIN="${BENCH_BIN_DIR:-}"
 if [[ -z "$BIN" ]]; then
     # Two builds: one with the functions would unify hello's dependency features with
     # theirs and make the baseline bigger than the smallest function it stands for.
     cargo build --release --quiet -p hello-lambda
-    cargo build --release --quiet -p deployments-fn -p lifecycle-fn -p git-fn -p github-webhook-fn
+    cargo build --release --quiet -p deployments-fn -p lifecycle-fn -p git-fn -p github-webhook-fn \
+        -p bootstraps-fn
     BIN="$(cargo metadata --format-version 1 --no-deps |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 fi
@@ -42,7 +43,11 @@ AXHUB_TABLE=axhub-bench
 AXHUB_CURSOR_SECRET=cursor-secret-of-at-least-32-bytes!
 AXHUB_JWKS_URL=$NOWHERE/.well-known/jwks.json
 AXHUB_JWT_ALGORITHM=RS256
+AXHUB_JWT_ISSUER=https://auth.axhub.example
+AXHUB_JWT_AUDIENCE=axhub-deploy
 AXHUB_DEPLOY_QUEUE_URL=$NOWHERE/123456789012/deploy
+AXHUB_BOOTSTRAP_QUEUE_URL=$NOWHERE/123456789012/bootstrap
+AXHUB_TEMPLATE_CATALOG={"repository":"acme/templates","ref":"main","items":[]}
 AXHUB_EVENT_BUS=axhub-bench-deploy
 AXHUB_REGISTRY=123456789012.dkr.ecr.us-east-1.amazonaws.com/axhub
 AXHUB_EKS_CLUSTER=apps
