@@ -2,6 +2,10 @@
 //! a tree and its blobs) and the App's view of one installation: what pushing a template as
 //! one commit and reading a template repository take.
 
+// A refusal is the answer to send (`Answer`), built once per refused request of a test
+// double: boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,6 +56,9 @@ fn unprocessable(message: &str) -> Response {
     error(StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
+/// A handler's answer: the refusal is an answer too, so `?` sends it.
+type Answer = Result<Response, Response>;
+
 /// `GET /app/installations/{id}` (App JWT): the installation and its account.
 async fn installation(
     State(sim): State<SimGitHub>,
@@ -80,8 +87,6 @@ async fn installation(
 /// The repository a token may write Git objects to: 401 without a token, 404 when it cannot
 /// read it, 403 when it may only read, 409 while it is empty (GitHub's "Git Repository is
 /// empty": the Git Data API needs a first commit).
-// The error is the answer to send, built once per refused request: boxing it buys nothing.
-#[allow(clippy::result_large_err)]
 fn writable<'w>(
     w: &'w mut World,
     headers: &HeaderMap,
@@ -104,7 +109,6 @@ fn writable<'w>(
     Ok(repo)
 }
 
-#[allow(clippy::result_large_err)]
 fn readable<'w>(
     w: &'w World,
     headers: &HeaderMap,
@@ -141,43 +145,34 @@ async fn create_blob(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     Json(body): Json<NewBlob>,
-) -> Response {
+) -> Answer {
     let content = match body.encoding.as_deref().unwrap_or("utf-8") {
-        "base64" => match decode_base64(&body.content) {
-            Some(bytes) => bytes,
-            None => return unprocessable("content is not valid Base64"),
-        },
+        "base64" => decode_base64(&body.content)
+            .ok_or_else(|| unprocessable("content is not valid Base64"))?,
         "utf-8" => body.content.into_bytes(),
-        other => return unprocessable(&format!("encoding {other} is not supported")),
+        other => return Err(unprocessable(&format!("encoding {other} is not supported"))),
     };
-    sim.with(
-        |w| match writable(w, &headers, &format!("{owner}/{repo}")) {
-            Ok(r) => created(&r.objects.put_blob(content), json!({})),
-            Err(answer) => answer,
-        },
-    )
+    sim.with(|w| {
+        let r = writable(w, &headers, &format!("{owner}/{repo}"))?;
+        Ok(created(&r.objects.put_blob(content), json!({})))
+    })
 }
 
 async fn blob(
     State(sim): State<SimGitHub>,
     Path((owner, repo, sha)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
+) -> Answer {
     sim.with(|w| {
-        let r = match readable(w, &headers, &format!("{owner}/{repo}")) {
-            Ok(r) => r,
-            Err(answer) => return answer,
-        };
-        match r.objects.blob(&sha) {
-            Some(bytes) => Json(json!({
-                "sha": sha,
-                "size": bytes.len(),
-                "encoding": "base64",
-                "content": encode_base64(bytes),
-            }))
-            .into_response(),
-            None => not_found(),
-        }
+        let r = readable(w, &headers, &format!("{owner}/{repo}"))?;
+        let bytes = r.objects.blob(&sha).ok_or_else(not_found)?;
+        Ok(Json(json!({
+            "sha": sha,
+            "size": bytes.len(),
+            "encoding": "base64",
+            "content": encode_base64(bytes),
+        }))
+        .into_response())
     })
 }
 
@@ -208,25 +203,23 @@ async fn create_tree(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     Json(body): Json<NewTree>,
-) -> Response {
+) -> Answer {
     sim.with(|w| {
-        let r = match writable(w, &headers, &format!("{owner}/{repo}")) {
-            Ok(r) => r,
-            Err(answer) => return answer,
-        };
+        let r = writable(w, &headers, &format!("{owner}/{repo}"))?;
         let mut tree = match &body.base_tree {
-            Some(base) => match r.objects.tree(base) {
-                Some(t) => t.clone(),
-                None => return unprocessable("base_tree is not a valid tree"),
-            },
+            Some(base) => r
+                .objects
+                .tree(base)
+                .cloned()
+                .ok_or_else(|| unprocessable("base_tree is not a valid tree"))?,
             None => Tree::new(),
         };
         for e in body.tree {
             if e.kind != "blob" || !matches!(e.mode.as_str(), "100644" | "100755") {
-                return unprocessable(&format!(
+                return Err(unprocessable(&format!(
                     "tree.path {} must be a blob of mode 100644 or 100755",
                     e.path
-                ));
+                )));
             }
             let blob = match (e.sha, e.content) {
                 (Some(sha), None) => sha,
@@ -236,15 +229,15 @@ async fn create_tree(
                     continue;
                 }
                 (Some(_), Some(_)) => {
-                    return unprocessable("tree entries take either sha or content");
+                    return Err(unprocessable("tree entries take either sha or content"));
                 }
             };
             tree.insert(e.path, Entry { mode: e.mode, blob });
         }
-        match r.objects.put_tree(tree) {
-            Ok(sha) => created(&sha, json!({"truncated": false})),
-            Err(Missing(sha)) => unprocessable(&format!("tree.sha {sha} is not a valid blob")),
-        }
+        let sha = r.objects.put_tree(tree).map_err(|Missing(sha)| {
+            unprocessable(&format!("tree.sha {sha} is not a valid blob"))
+        })?;
+        Ok(created(&sha, json!({"truncated": false})))
     })
 }
 
@@ -254,20 +247,16 @@ async fn tree(
     State(sim): State<SimGitHub>,
     Path((owner, repo, wanted)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Response {
+) -> Answer {
     sim.with(|w| {
-        let r = match readable(w, &headers, &format!("{owner}/{repo}")) {
-            Ok(r) => r,
-            Err(answer) => return answer,
-        };
+        let r = readable(w, &headers, &format!("{owner}/{repo}"))?;
         let found = match r.resolve(&wanted) {
             Some(commit) => r.objects.commit(&commit).map(|c| c.tree.clone()),
             None => r.objects.tree(&wanted).map(|_| wanted.clone()),
         };
-        let Some((sha, t)) = found.and_then(|sha| Some((sha.clone(), r.objects.tree(&sha)?)))
-        else {
-            return not_found();
-        };
+        let (sha, t) = found
+            .and_then(|sha| Some((sha.clone(), r.objects.tree(&sha)?)))
+            .ok_or_else(not_found)?;
         let entries: Vec<Value> = t
             .iter()
             .map(|(path, e)| {
@@ -275,7 +264,7 @@ async fn tree(
                 json!({"path": path, "mode": e.mode, "type": "blob", "sha": e.blob, "size": size})
             })
             .collect();
-        Json(json!({"sha": sha, "tree": entries, "truncated": false})).into_response()
+        Ok(Json(json!({"sha": sha, "tree": entries, "truncated": false})).into_response())
     })
 }
 
@@ -317,9 +306,9 @@ async fn create_commit(
     Path((owner, repo)): Path<(String, String)>,
     headers: HeaderMap,
     Json(body): Json<NewCommit>,
-) -> Response {
+) -> Answer {
     if body.message.is_empty() {
-        return unprocessable("message is required");
+        return Err(unprocessable("message is required"));
     }
     // The committer is the author unless given, as on GitHub.
     let author = signed(body.author);
@@ -328,26 +317,21 @@ async fn create_commit(
         .map_or_else(|| author.clone(), |c| signed(Some(c)));
     let signature = format!("{author}\n{committer}");
     sim.with(|w| {
-        let r = match writable(w, &headers, &format!("{owner}/{repo}")) {
-            Ok(r) => r,
-            Err(answer) => return answer,
-        };
+        let r = writable(w, &headers, &format!("{owner}/{repo}"))?;
         let commit = Commit {
             tree: body.tree.clone(),
             parents: body.parents.clone(),
             message: body.message,
             signature,
         };
-        match r.objects.put_commit(commit) {
-            Ok(sha) => {
-                let parents: Vec<Value> = body.parents.iter().map(|p| json!({"sha": p})).collect();
-                created(
-                    &sha,
-                    json!({"tree": {"sha": body.tree}, "parents": parents}),
-                )
-            }
-            Err(Missing(sha)) => unprocessable(&format!("{sha} is not a valid tree or parent")),
-        }
+        let sha = r.objects.put_commit(commit).map_err(|Missing(sha)| {
+            unprocessable(&format!("{sha} is not a valid tree or parent"))
+        })?;
+        let parents: Vec<Value> = body.parents.iter().map(|p| json!({"sha": p})).collect();
+        Ok(created(
+            &sha,
+            json!({"tree": {"sha": body.tree}, "parents": parents}),
+        ))
     })
 }
 
@@ -363,20 +347,19 @@ async fn move_branch(
     Path((owner, repo, branch)): Path<(String, String, String)>,
     headers: HeaderMap,
     Json(body): Json<MoveRef>,
-) -> Response {
+) -> Answer {
     let full_name = format!("{owner}/{repo}");
     sim.with(|w| {
-        if let Err(answer) = writable(w, &headers, &full_name) {
-            return answer;
-        }
-        match w.move_branch(&full_name, &branch, &body.sha, body.force) {
-            Ok(()) => Json(json!({
-                "ref": format!("refs/heads/{branch}"),
-                "object": {"type": "commit", "sha": body.sha},
-            }))
-            .into_response(),
-            Err(RefRefused::Missing) => unprocessable("Reference does not exist"),
-            Err(RefRefused::NotFastForward) => unprocessable("Update is not a fast forward"),
-        }
+        writable(w, &headers, &full_name)?;
+        w.move_branch(&full_name, &branch, &body.sha, body.force)
+            .map_err(|refused| match refused {
+                RefRefused::Missing => unprocessable("Reference does not exist"),
+                RefRefused::NotFastForward => unprocessable("Update is not a fast forward"),
+            })?;
+        Ok(Json(json!({
+            "ref": format!("refs/heads/{branch}"),
+            "object": {"type": "commit", "sha": body.sha},
+        }))
+        .into_response())
     })
 }

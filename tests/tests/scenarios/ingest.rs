@@ -69,11 +69,7 @@ async fn memberships_and_apps_follow_their_events_in_any_order() {
         ]),
     )
     .await;
-    let failed: Vec<_> = resp
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
+    let failed = super::lambda_events::failed_records(&resp);
     assert_eq!(
         failed,
         vec!["2".to_string()],
@@ -278,11 +274,7 @@ async fn an_approval_through_the_lambda_queues_its_promotion_and_sources_are_che
         ]),
     )
     .await;
-    let failed: Vec<String> = resp
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
+    let failed = super::lambda_events::failed_records(&resp);
     assert_eq!(failed, ["spoofed", "op-spoofed", "bad-op"]);
     let jobs = s
         .queue

@@ -98,6 +98,14 @@ async fn api_gateway_events_drive_the_router() {
     assert_eq!(b["status"], "cancelled");
 }
 
+/// The message ids a batch response reports failed.
+pub(super) fn failed_records(resp: &aws_lambda_events::sqs::SqsBatchResponse) -> Vec<String> {
+    resp.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect()
+}
+
 pub(super) fn sqs_event(records: &[(&str, &str)]) -> aws_lambda_events::sqs::SqsEvent {
     let records: Vec<serde_json::Value> = records
         .iter()
@@ -149,12 +157,7 @@ async fn the_deploy_worker_reports_only_failed_records() {
         axhub_lambda::sqs::DEFAULT_BUDGET,
     )
     .await;
-    let failed: Vec<_> = resp
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
-    assert_eq!(failed, vec!["m-bad".to_string()]);
+    assert_eq!(failed_records(&resp), ["m-bad"]);
     // The good record moved the deployment on and enqueued its follow-up.
     let d = axhub_app::state::deployments::get(&s.app.deps, uuid::Uuid::parse_str(&did).unwrap())
         .await

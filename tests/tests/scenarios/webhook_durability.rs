@@ -220,11 +220,7 @@ async fn the_deploy_worker_lambda_runs_webhook_jobs_from_sqs_events() {
         axhub_lambda::sqs::DEFAULT_BUDGET,
     )
     .await;
-    let failed: Vec<_> = resp
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
+    let failed = super::lambda_events::failed_records(&resp);
     assert_eq!(failed, vec!["m-bad".to_string()]);
     assert_eq!(g.processed(&delivery).await["outcome"], "deployed");
     let d = &of_commit(&g, w.app, &after).await[0];

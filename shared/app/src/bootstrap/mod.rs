@@ -135,9 +135,7 @@ pub async fn create(
         }
     };
     let gh = git::github(deps)?;
-    let repos = deps.github_repos.as_deref().ok_or_else(|| {
-        Error::unimplemented("creating repositories needs the GitHub App, which is not configured")
-    })?;
+    let repos = steps::repos(deps)?;
     if !gh
         .user_has_installation(&who.user_id, installation_id)
         .await?

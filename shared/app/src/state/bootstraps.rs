@@ -97,28 +97,6 @@ pub async fn get(deps: &Deps, id: Uuid) -> Result<Option<Bootstrap>, Error> {
     }
 }
 
-/// The saga holding a slug or subdomain of the tenant, if one does.
-pub async fn name_holder(
-    deps: &Deps,
-    tenant: Uuid,
-    slug: &str,
-    subdomain: &str,
-) -> Result<(Option<Uuid>, Option<Uuid>), Error> {
-    let holder = |item: Option<axhub_store::Item>| {
-        item.and_then(|i| {
-            i.get("bootstrap_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| Uuid::parse_str(s).ok())
-        })
-    };
-    let (slug, subdomain) = (slug_key(tenant, slug), subdomain_key(tenant, subdomain));
-    let (s, d) = tokio::join!(deps.store.get(&slug), deps.store.get(&subdomain));
-    Ok((
-        holder(s.map_err(store_error)?),
-        holder(d.map_err(store_error)?),
-    ))
-}
-
 impl UnitOfWork {
     /// A new saga with its names: holds only if neither the saga nor either name is taken.
     pub fn insert_bootstrap(&mut self, b: &Bootstrap) -> Result<(), Error> {

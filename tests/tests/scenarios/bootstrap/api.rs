@@ -30,6 +30,11 @@ fn field(r: &Resp) -> &str {
         .unwrap_or_default()
 }
 
+/// A 400 that names `name` as the bad field.
+fn assert_refused_field(r: &Resp, name: &str) {
+    assert_eq!((r.status.as_u16(), field(r)), (400, name), "{:?}", r.body);
+}
+
 /// Nothing was started: no job ran, GitHub was never asked to create anything.
 async fn nothing_started(b: &Boot) {
     let drained = b.drain().await;
@@ -130,21 +135,11 @@ async fn names_taken_by_an_app_or_a_running_saga_are_refused() {
     let mut body = b.request();
     body["slug"] = json!(taken.slug);
     let r = b.post(&b.w().owner.clone(), body).await;
-    assert_eq!(
-        (r.status.as_u16(), field(&r)),
-        (400, "slug"),
-        "{:?}",
-        r.body
-    );
+    assert_refused_field(&r, "slug");
     let mut body = b.request();
     body["subdomain"] = json!(taken.subdomain.unwrap());
     let r = b.post(&b.w().owner.clone(), body).await;
-    assert_eq!(
-        (r.status.as_u16(), field(&r)),
-        (400, "subdomain"),
-        "{:?}",
-        r.body
-    );
+    assert_refused_field(&r, "subdomain");
 
     // A running saga holds its names until it ends.
     b.start(b.request()).await;
@@ -152,21 +147,11 @@ async fn names_taken_by_an_app_or_a_running_saga_are_refused() {
     body["subdomain"] = json!("other");
     body["repo_name"] = json!("other");
     let r = b.post(&b.w().owner.clone(), body).await;
-    assert_eq!(
-        (r.status.as_u16(), field(&r)),
-        (400, "slug"),
-        "{:?}",
-        r.body
-    );
+    assert_refused_field(&r, "slug");
     let mut body = b.request();
     body["slug"] = json!("other");
     let r = b.post(&b.w().owner.clone(), body).await;
-    assert_eq!(
-        (r.status.as_u16(), field(&r)),
-        (400, "subdomain"),
-        "{:?}",
-        r.body
-    );
+    assert_refused_field(&r, "subdomain");
 }
 
 #[tokio::test]

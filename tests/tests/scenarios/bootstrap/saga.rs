@@ -291,12 +291,7 @@ async fn the_bootstrap_worker_lambda_runs_a_step_from_an_sqs_event() {
         axhub_lambda::sqs::DEFAULT_BUDGET,
     )
     .await;
-    let failed: Vec<_> = resp
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone())
-        .collect();
-    assert_eq!(failed, ["m-bad"]);
+    assert_eq!(crate::lambda_events::failed_records(&resp), ["m-bad"]);
     let rec = b.record(id).await;
     assert_eq!(rec.stage.as_str(), "repo", "the app step ran");
     assert_eq!(b.take_step().await, job, "and queued the next step");
